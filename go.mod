@@ -1,0 +1,3 @@
+module github.com/recd-dev/recd
+
+go 1.26.8
