@@ -1,12 +1,14 @@
-// Command recctl is the administrator's tool for recd.
+// Command recctl is the administrator's tool for recd: it shows and edits
+// the recording policy, says whether a user is recorded and imports SSSD's
+// session recording configuration. Run `recctl --help` for usage.
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/recd-dev/recd/ctl/internal/cli"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "recctl: placeholder")
-	os.Exit(2)
+	os.Exit(cli.New().Run(os.Args[1:]))
 }

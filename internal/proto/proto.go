@@ -136,4 +136,3 @@ func ReadJSON(r io.Reader, v any) error {
 	}
 	return nil
 }
-

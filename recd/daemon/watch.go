@@ -102,4 +102,3 @@ func (w *watcher) wait() (string, error) {
 		}
 	}
 }
-
