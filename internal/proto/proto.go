@@ -76,11 +76,38 @@ func WriteFrame(w io.Writer, f Frame) error {
 	return err
 }
 
-// Request is a control request from recctl (and later pam_recd and recd-session).
+// Request is a request from recctl, pam_recd (and later recd-session).
 type Request struct {
-	// Op names the operation: "status" or "reload".
+	// Op names the operation: "status", "reload", "session-open" or "session-close".
 	Op string `json:"op"`
+
+	// The fields below describe a login, for "session-open" and "session-close" (sent by
+	// pam_recd from its PAM items). They are what the client says: recd takes the client's
+	// identity from SO_PEERCRED and only accepts User from a root client or one whose UID
+	// is User's.
+
+	// User is PAM_USER.
+	User string `json:"user,omitempty"`
+	// Service is PAM_SERVICE (sshd, login, su, ...).
+	Service string `json:"service,omitempty"`
+	// TTY is PAM_TTY (/dev/pts/1, or "ssh" for a session without a terminal).
+	TTY string `json:"tty,omitempty"`
+	// RHost is PAM_RHOST, the remote host, when there is one.
+	RHost string `json:"rhost,omitempty"`
+	// PID is the client's process ID as it sees it (its PID namespace may differ).
+	PID int `json:"pid,omitempty"`
+	// AuditSession is the client's /proc/self/sessionid; 4294967295 means unset.
+	AuditSession uint32 `json:"audit_session,omitempty"`
 }
+
+// Operations pam_recd sends.
+const (
+	OpSessionOpen  = "session-open"
+	OpSessionClose = "session-close"
+)
+
+// AuditSessionUnset is the kernel's audit session ID of a process outside any login.
+const AuditSessionUnset = 4294967295
 
 // Response answers one Request.
 type Response struct {
@@ -105,6 +132,8 @@ type Status struct {
 	LastErrorAt string `json:"last_error_at,omitempty"`
 	// Reloads counts successful activations since start.
 	Reloads int `json:"reloads"`
+	// Sessions counts the logins pam_recd registered that have not logged out.
+	Sessions int `json:"sessions"`
 }
 
 // WriteJSON encodes v as a TypeJSON frame.

@@ -52,6 +52,11 @@ type Daemon struct {
 	opts   Options
 	mu     sync.Mutex
 	status proto.Status
+	// sessions are the logins pam_recd registered.
+	sessions *sessions
+	// lookupUID and auditSessionOf are the system's (replaced in tests).
+	lookupUID      func(name string) (uint32, error)
+	auditSessionOf func(pid int32) (uint32, bool)
 }
 
 // New returns a daemon; Run starts it.
@@ -62,7 +67,8 @@ func New(opts Options) *Daemon {
 	if opts.Log == nil {
 		opts.Log = log.New(os.Stderr, "recd: ", 0)
 	}
-	return &Daemon{opts: opts, status: proto.Status{PID: os.Getpid(), Started: now()}}
+	return &Daemon{opts: opts, status: proto.Status{PID: os.Getpid(), Started: now()},
+		sessions: newSessions(), lookupUID: lookupUID, auditSessionOf: auditSessionOf}
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
@@ -89,8 +95,10 @@ func (d *Daemon) Reload(why string) error {
 // Status returns a copy of the current status.
 func (d *Daemon) Status() proto.Status {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.status
+	st := d.status
+	d.mu.Unlock()
+	st.Sessions = d.sessions.count()
+	return st
 }
 
 // Run activates the policy, starts watching and serving, tells systemd it is ready, and
@@ -222,6 +230,8 @@ func (d *Daemon) answer(cred *syscall.Ucred, req proto.Request) proto.Response {
 			return proto.Response{Error: err.Error(), Status: &st}
 		}
 		return proto.Response{OK: true, Status: &st}
+	case proto.OpSessionOpen, proto.OpSessionClose:
+		return d.session(cred, req)
 	default:
 		return proto.Response{Error: fmt.Sprintf("unknown operation %q", req.Op)}
 	}

@@ -127,6 +127,9 @@ mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts
 mount --bind /dev/pts/ptmx /dev/ptmx
 mkdir -p /run/lock /run/user "$TESTHOST_DIR"
 chmod 1777 /run/lock
+# What systemd-tmpfiles creates at boot on a real host: libutempter (used by Debian's
+# tlog-rec-session) fails without /run/utmp.
+: > /run/utmp; chown root:utmp /run/utmp; chmod 0664 /run/utmp
 printf '%s\n' "$TESTHOST_MACHINE_ID" > /etc/machine-id
 printf '%s\n' "$TESTHOST_HOSTNAME" > /etc/hostname
 hostname "$TESTHOST_HOSTNAME"
