@@ -141,6 +141,7 @@ install: all
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/recd $(DESTDIR)$(SYSCONFDIR)/recd/conf.d
 	test -e $(DESTDIR)$(SYSCONFDIR)/recd/recd.conf || install -m 0644 etc/recd.conf $(DESTDIR)$(SYSCONFDIR)/recd/recd.conf
 	install -d -m 0755 $(DESTDIR)/var/lib/recd
+	if [ -f /etc/debian_version ]; then install -D -m 0644 etc/pam-configs/recd $(DESTDIR)$(PREFIX)/share/pam-configs/recd; fi
 	install -d $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 nss/libnss_recd.8 pam/pam_recd.8 $(DESTDIR)$(MANDIR)/man8/
 
