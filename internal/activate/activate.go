@@ -73,7 +73,10 @@ func (o Options) Compile() (*config.Config, *snapshot.Snapshot, error) {
 	if cfg.Recorder.Recorder == config.RecorderTlog {
 		rules.TlogConfText = TlogConfText(&cfg.Recorder)
 	}
-	dir := &policy.FilesDirectory{PasswdPath: o.PasswdPath, GroupPath: o.GroupPath}
+	dir, err := readDirectory(o.PasswdPath, o.GroupPath)
+	if err != nil {
+		return nil, nil, err
+	}
 	snap, err := snapshot.Compile(rules, snapshot.Options{
 		PasswdPath: o.PasswdPath,
 		GroupPath:  o.GroupPath,
@@ -86,6 +89,28 @@ func (o Options) Compile() (*config.Config, *snapshot.Snapshot, error) {
 		return nil, nil, fmt.Errorf("compiling the policy: %w", err)
 	}
 	return cfg, snap, nil
+}
+
+// readDirectory reads the user and group files once, with the parsers the snapshot's cache
+// uses, so that the decisions and the cached entries come from the same reading.
+func readDirectory(passwdPath, groupPath string) (*policy.MemoryDirectory, error) {
+	pdata, err := os.ReadFile(passwdPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading the user database: %w", err)
+	}
+	gdata, err := os.ReadFile(groupPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading the group database: %w", err)
+	}
+	var users []policy.User
+	for _, e := range snapshot.ParsePasswd(pdata) {
+		users = append(users, policy.User{Name: e.Name, UID: e.UID, GID: e.GID})
+	}
+	var groups []policy.Group
+	for _, g := range snapshot.ParseGroup(gdata) {
+		groups = append(groups, policy.Group{Name: g.Name, GID: g.GID, Members: g.Members})
+	}
+	return policy.NewMemoryDirectory(users, groups), nil
 }
 
 // Activate compiles the configuration and, only if that succeeds, replaces the snapshot.

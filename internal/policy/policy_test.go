@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +149,44 @@ func TestFilesDirectory(t *testing.T) {
 	}
 	if _, err := (&FilesDirectory{PasswdPath: "/nonexistent"}).LookupUser("x"); err == nil || errors.Is(err, ErrNotFound) {
 		t.Errorf("missing passwd: %v", err)
+	}
+}
+
+// The in-memory directory answers as the files directory does for the same entries,
+// including first-entry-wins for duplicate names and GIDs.
+func TestMemoryDirectoryMatchesFiles(t *testing.T) {
+	dir := t.TempDir()
+	passwd := "alice:x:1000:1000::/h:/bin/sh\nalice:x:2000:2000::/h:/bin/sh\nbob:x:1001:10::/h:/bin/sh\n"
+	group := "users:x:1000:\nwheel:x:10:alice\nwheel:x:11:bob\nother:x:10:\n"
+	files := &FilesDirectory{PasswdPath: filepath.Join(dir, "passwd"), GroupPath: filepath.Join(dir, "group")}
+	if err := os.WriteFile(files.PasswdPath, []byte(passwd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(files.GroupPath, []byte(group), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mem := NewMemoryDirectory(
+		[]User{{"alice", 1000, 1000}, {"alice", 2000, 2000}, {"bob", 1001, 10}},
+		[]Group{{"users", 1000, nil}, {"wheel", 10, []string{"alice"}}, {"wheel", 11, []string{"bob"}}, {"other", 10, nil}})
+	for _, name := range []string{"alice", "bob", "zed"} {
+		fu, ferr := files.LookupUser(name)
+		mu, merr := mem.LookupUser(name)
+		if fu != mu || errors.Is(ferr, ErrNotFound) != errors.Is(merr, ErrNotFound) {
+			t.Errorf("user %s: files %v %v, memory %v %v", name, fu, ferr, mu, merr)
+		}
+	}
+	for _, name := range []string{"wheel", "users", "nope"} {
+		fg, _ := files.LookupGroup(name)
+		mg, _ := mem.LookupGroup(name)
+		if fmt.Sprint(fg) != fmt.Sprint(mg) {
+			t.Errorf("group %s: files %v, memory %v", name, fg, mg)
+		}
+	}
+	for _, gid := range []uint32{10, 11, 1000, 5} {
+		fg, _ := files.LookupGroupByGID(gid)
+		mg, _ := mem.LookupGroupByGID(gid)
+		if fmt.Sprint(fg) != fmt.Sprint(mg) {
+			t.Errorf("gid %d: files %v, memory %v", gid, fg, mg)
+		}
 	}
 }
