@@ -133,6 +133,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) watchLoop(w *watcher) error {
 	for {
 		what, err := w.wait()
+		if errors.Is(err, os.ErrClosed) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 // because editors and shadow-utils replace files by rename.
 type watcher struct {
 	fd      int
+	file    *os.File       // fd under Go's poller, so that close() ends a pending read
 	dirs    map[int]string // watch descriptor → directory
 	wanted  func(dir, name string) bool
 	dropins string
@@ -22,11 +24,13 @@ const watchMask = syscall.IN_CLOSE_WRITE | syscall.IN_MOVED_TO | syscall.IN_MOVE
 	syscall.IN_CREATE | syscall.IN_DELETE | syscall.IN_ATTRIB
 
 func newWatcher(configPath, dropinDir string, files []string) (*watcher, error) {
-	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC)
+	// Non-blocking, so that os.NewFile puts it under the runtime poller: a plain blocking
+	// read would outlive close() and then read from whatever file reuses the fd number.
+	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("inotify: %w", err)
 	}
-	w := &watcher{fd: fd, dirs: map[int]string{}, dropins: filepath.Clean(dropinDir)}
+	w := &watcher{fd: fd, file: os.NewFile(uintptr(fd), "inotify"), dirs: map[int]string{}, dropins: filepath.Clean(dropinDir)}
 	names := map[string]bool{filepath.Clean(configPath): true}
 	for _, f := range files {
 		names[filepath.Clean(f)] = true
@@ -62,17 +66,15 @@ func (w *watcher) add(dir string) error {
 	return nil
 }
 
-func (w *watcher) close() { syscall.Close(w.fd) }
+func (w *watcher) close() { w.file.Close() }
 
 // wait blocks until at least one relevant change has happened and returns a description of
-// the first one. It returns an error only when inotify itself fails.
+// the first one. It returns os.ErrClosed after close, and another error only when inotify
+// itself fails.
 func (w *watcher) wait() (string, error) {
 	buf := make([]byte, 64*1024)
 	for {
-		n, err := syscall.Read(w.fd, buf)
-		if err == syscall.EINTR {
-			continue
-		}
+		n, err := w.file.Read(buf)
 		if err != nil {
 			return "", fmt.Errorf("reading inotify events: %w", err)
 		}
