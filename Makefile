@@ -41,7 +41,8 @@ PAM_SOURCES := $(wildcard pam/*.c pam/*.h) nss/recd_policy.c nss/recd_policy.h
 
 .PHONY: all deps test test-unit test-fuzz test-c test-integration demo bench soak install clean
 
-all: $(BUILD)/recd $(BUILD)/recd-session $(BUILD)/recctl $(BUILD)/libnss_recd.so.2 $(BUILD)/pam_recd.so
+all: $(BUILD)/recd $(BUILD)/recd-session $(BUILD)/recctl $(BUILD)/libnss_recd.so.2 $(BUILD)/pam_recd.so \
+     $(BUILD)/recd-pam-test
 
 $(BUILD):
 	mkdir -p $(BUILD)
@@ -54,6 +55,11 @@ $(BUILD)/recd-session: $(GO_SOURCES) | $(BUILD)
 
 $(BUILD)/recctl: $(GO_SOURCES) | $(BUILD)
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o $@ ./ctl/recctl
+
+# recctl test-login's helper: the one Go program built with cgo, because running a PAM
+# session needs the system's libpam (ctl/recd-pam-test says more). Build it on the target.
+$(BUILD)/recd-pam-test: $(GO_SOURCES) | $(BUILD)
+	CGO_ENABLED=1 $(GO) build $(GOFLAGS_STATIC) -o $@ ./ctl/recd-pam-test
 
 $(BUILD)/libnss_recd.so.2: $(NSS_SOURCES) | $(BUILD)
 	$(CC) $(CFLAGS_MODULE) $(LDFLAGS_MODULE) -Wl,-soname,libnss_recd.so.2 -o $@ $(filter %.c,$(NSS_SOURCES))
@@ -138,6 +144,8 @@ install: all
 	install -m 0755 $(BUILD)/recctl $(DESTDIR)$(PREFIX)/bin/recctl
 	install -m 0644 $(BUILD)/libnss_recd.so.2 $(DESTDIR)$(LIBDIR)/libnss_recd.so.2
 	install -m 0644 $(BUILD)/pam_recd.so $(DESTDIR)$(PAMDIR)/pam_recd.so
+	install -d $(DESTDIR)$(PREFIX)/libexec/recd
+	install -m 0755 $(BUILD)/recd-pam-test $(DESTDIR)$(PREFIX)/libexec/recd/recd-pam-test
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/recd $(DESTDIR)$(SYSCONFDIR)/recd/conf.d
 	test -e $(DESTDIR)$(SYSCONFDIR)/recd/recd.conf || install -m 0644 etc/recd.conf $(DESTDIR)$(SYSCONFDIR)/recd/recd.conf
 	install -d -m 0755 $(DESTDIR)/var/lib/recd

@@ -97,6 +97,8 @@ func FuzzReadRequest(f *testing.F) {
 	var seed bytes.Buffer
 	_ = WriteJSON(&seed, Request{Op: "reload"})
 	f.Add(seed.Bytes())
+	f.Add(frame(`{"op":"session-open","user":"alice","service":"sshd","tty":"/dev/pts/1","rhost":"127.0.0.1","pid":123,"audit_session":4294967295}`))
+	f.Add(frame(`{"op":"session-close","user":"a\"\\\u0001\ufffd","tty":"","pid":-1,"audit_session":0}`))
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 'J'})
 	f.Add([]byte{0, 0, 0, 3, 'J', '{', '}'})
@@ -117,4 +119,43 @@ func FuzzReadRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+func frame(payload string) []byte {
+	var buf bytes.Buffer
+	_ = WriteFrame(&buf, Frame{Type: TypeJSON, Payload: []byte(payload)})
+	return buf.Bytes()
+}
+
+// The frame pam_recd sends (C-escaped strings included) decodes into a Request; fields
+// keep being checked for typos and ranges.
+func TestReadSessionRequest(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload string
+		want    Request
+		wantErr string
+	}{
+		{"open", `{"op":"session-open","user":"alice","service":"sshd","tty":"/dev/pts/1","rhost":"127.0.0.1","pid":123,"audit_session":4}`,
+			Request{Op: OpSessionOpen, User: "alice", Service: "sshd", TTY: "/dev/pts/1", RHost: "127.0.0.1", PID: 123, AuditSession: 4}, ""},
+		{"escapes", `{"op":"session-close","user":"a\"b\\c\u0001\ufffd\u00e9","tty":"","rhost":"","pid":1,"audit_session":4294967295}`,
+			Request{Op: OpSessionClose, User: "a\"b\\c\x01\uFFFDé", PID: 1, AuditSession: AuditSessionUnset}, ""},
+		{"audit session out of range", `{"op":"session-open","audit_session":4294967296}`, Request{}, "audit_session"},
+		{"typo", `{"op":"session-open","usr":"alice"}`, Request{}, "unknown field"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var req Request
+			err := ReadJSON(bytes.NewReader(frame(tc.payload)), &req)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || req != tc.want {
+				t.Fatalf("got %+v, %v; want %+v", req, err, tc.want)
+			}
+		})
+	}
 }

@@ -44,6 +44,9 @@ type App struct {
 	// Reload, when set, activates the configuration after an edit wrote it (New sets it to
 	// the same activation `recctl reload` does; tests leave it nil).
 	Reload func() int
+	// PAMTestPath is the recd-pam-test helper that `recctl test-login` execs (see
+	// PAMTestPath the constant for why it is a separate program).
+	PAMTestPath string
 }
 
 // New returns an App for the running system.
@@ -52,7 +55,7 @@ func New() *App {
 		Stdout: os.Stdout, Stderr: os.Stderr, UID: os.Getuid(), Directory: policy.System(),
 		ConfigPath: config.DefaultPath, DropinDir: config.DefaultDropinDir,
 		SSSDPath: sssdimport.DefaultPath, SSSDDropinDir: sssdimport.DefaultDropinDir,
-		SnapshotPath: snapshot.Path, SocketPath: proto.SocketPath,
+		SnapshotPath: snapshot.Path, SocketPath: proto.SocketPath, PAMTestPath: pamTestPath(),
 	}
 	a.Reload = a.activate
 	return a
@@ -106,7 +109,23 @@ func init() {
 		command{name: "status", summary: "show recd's state, the policy in force and any configuration error",
 			help: "Exit status: 0 all well, 1 the configuration on disk has an error (the last good\n" +
 				"policy stays in force), 3 recd is not running (and the configuration is valid).\n\nExample:\n  recctl status",
-			run: (*App).cmdStatus})
+			run: (*App).cmdStatus},
+		command{name: "test-login", args: "USER [--service NAME] [--confdir DIR]",
+			summary: "run a real PAM session for USER and say whether the login would be recorded",
+			help: "Runs pam_acct_mgmt, pam_open_session and pam_close_session of the service's PAM stack\n" +
+				"for USER (no authentication step), prints the PAM environment the session yields, the\n" +
+				"shell NSS gives USER and the recorder of the policy in force. The login is recorded\n" +
+				"when that shell is the recorder and TLOG_REC_SESSION_SHELL is set. The session is\n" +
+				"real: its modules run (pam_recd registers it with recd, pam_unix logs it).\n" +
+				"--service defaults to login; --confdir reads the service from DIR instead of\n" +
+				"/etc/pam.d (Linux-PAM 1.4 or later). Needs the helper " + PAMTestPath + ".\n\n" +
+				"Exit status: 0 would be recorded, 1 would not, 2 error.\n\n" +
+				"Examples:\n  recctl test-login alice\n  recctl test-login alice --service sshd",
+			run: (*App).cmdTestLogin,
+			setup: func(fs *flag.FlagSet) {
+				fs.String("service", "login", "PAM service")
+				fs.String("confdir", "", "PAM configuration directory")
+			}})
 }
 
 func (a *App) usage(w io.Writer) {
@@ -135,6 +154,7 @@ Examples:
   recctl users add alice
   recctl import-sssd --dry-run
   recctl reload
+  recctl test-login alice --service sshd
 
 Run 'recctl COMMAND --help' for a command's usage.
 `)

@@ -91,6 +91,7 @@ func (a *App) cmdStatus(_ *flag.FlagSet, args []string) int {
 	default:
 		st := resp.Status
 		fmt.Fprintf(a.Stdout, "recd:            running, pid %d, since %s\n", st.PID, st.Started)
+		fmt.Fprintf(a.Stdout, "logins:          %d open (registered by pam_recd)\n", st.Sessions)
 		if st.PolicyActivated != "" {
 			fmt.Fprintf(a.Stdout, "last activation: %s (%d since start)\n", st.PolicyActivated, st.Reloads)
 		}
