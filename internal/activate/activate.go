@@ -73,16 +73,15 @@ func (o Options) Compile() (*config.Config, *snapshot.Snapshot, error) {
 	if cfg.Recorder.Recorder == config.RecorderTlog {
 		rules.TlogConfText = TlogConfText(&cfg.Recorder)
 	}
-	dir, err := readDirectory(o.PasswdPath, o.GroupPath)
-	if err != nil {
-		return nil, nil, err
-	}
 	snap, err := snapshot.Compile(rules, snapshot.Options{
 		PasswdPath: o.PasswdPath,
 		GroupPath:  o.GroupPath,
-		Decide: func(name string) (bool, error) {
-			d, err := policy.Decide(&cfg.Policy, dir, name)
-			return d.Record, err
+		NewDecider: func(users []snapshot.Entry, groups []snapshot.Group) snapshot.Decider {
+			dir := memoryDirectory(users, groups)
+			return func(name string) (bool, error) {
+				d, err := policy.Decide(&cfg.Policy, dir, name)
+				return d.Record, err
+			}
 		},
 	})
 	if err != nil {
@@ -91,26 +90,18 @@ func (o Options) Compile() (*config.Config, *snapshot.Snapshot, error) {
 	return cfg, snap, nil
 }
 
-// readDirectory reads the user and group files once, with the parsers the snapshot's cache
-// uses, so that the decisions and the cached entries come from the same reading.
-func readDirectory(passwdPath, groupPath string) (*policy.MemoryDirectory, error) {
-	pdata, err := os.ReadFile(passwdPath)
-	if err != nil {
-		return nil, fmt.Errorf("reading the user database: %w", err)
-	}
-	gdata, err := os.ReadFile(groupPath)
-	if err != nil {
-		return nil, fmt.Errorf("reading the group database: %w", err)
-	}
-	var users []policy.User
-	for _, e := range snapshot.ParsePasswd(pdata) {
+// memoryDirectory gives the policy engine the users and groups the snapshot compiler read,
+// so that the decisions and the cached entries come from one reading of the files.
+func memoryDirectory(entries []snapshot.Entry, groups []snapshot.Group) *policy.MemoryDirectory {
+	users := make([]policy.User, 0, len(entries))
+	for _, e := range entries {
 		users = append(users, policy.User{Name: e.Name, UID: e.UID, GID: e.GID})
 	}
-	var groups []policy.Group
-	for _, g := range snapshot.ParseGroup(gdata) {
-		groups = append(groups, policy.Group{Name: g.Name, GID: g.GID, Members: g.Members})
+	gs := make([]policy.Group, 0, len(groups))
+	for _, g := range groups {
+		gs = append(gs, policy.Group{Name: g.Name, GID: g.GID, Members: g.Members})
 	}
-	return policy.NewMemoryDirectory(users, groups), nil
+	return policy.NewMemoryDirectory(users, gs)
 }
 
 // Activate compiles the configuration and, only if that succeeds, replaces the snapshot.

@@ -18,10 +18,11 @@ type Decider func(name string) (bool, error)
 type Options struct {
 	// PasswdPath and GroupPath default to /etc/passwd and /etc/group.
 	PasswdPath, GroupPath string
-	// Decide, when not nil, decides each user (the daemon wires it to the
-	// policy engine). When nil, Compile evaluates the rules itself against the
-	// passwd and group files, with the semantics the C module uses.
-	Decide Decider
+	// NewDecider, when not nil, is called once with the users and groups
+	// Compile read (the same bytes the stamps describe) and returns the
+	// decider for each user (the daemon wires it to the policy engine). When
+	// nil, Compile evaluates the rules itself, with the C module's semantics.
+	NewDecider func(users []Entry, groups []Group) Decider
 }
 
 // Group is one line of the group file.
@@ -75,10 +76,14 @@ func Compile(r Rules, o Options) (*Snapshot, error) {
 			return s, nil // group unknown to the files: evaluate live
 		}
 	}
+	var decide Decider
+	if o.NewDecider != nil {
+		decide = o.NewDecider(users, groups)
+	}
 	for _, e := range users {
 		var rec bool
-		if o.Decide != nil {
-			rec, err = o.Decide(e.Name)
+		if decide != nil {
+			rec, err = decide(e.Name)
 			if err != nil {
 				return nil, fmt.Errorf("snapshot: deciding %q: %w", e.Name, err)
 			}

@@ -103,7 +103,9 @@ func TestCompile(t *testing.T) {
 func TestCompileDecider(t *testing.T) {
 	p, g := writeFiles(t)
 	s, err := Compile(Rules{Scope: ScopeSome, Recorder: "/usr/bin/tlog-rec-session"},
-		Options{PasswdPath: p, GroupPath: g, Decide: func(n string) (bool, error) { return n == "dave", nil }})
+		Options{PasswdPath: p, GroupPath: g, NewDecider: func([]Entry, []Group) Decider {
+			return func(n string) (bool, error) { return n == "dave", nil }
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
