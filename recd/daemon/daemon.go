@@ -139,8 +139,13 @@ func (d *Daemon) watchLoop(w *watcher) error {
 		if err != nil {
 			return err
 		}
-		// Let a burst of events (write, rename, chmod) settle, then activate once.
-		time.Sleep(d.opts.Debounce)
+		// Let a burst of events (truncate, write, rename, chmod) settle, then activate once.
+		if err := w.waitQuiet(d.opts.Debounce); err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return nil
+			}
+			return err
+		}
 		_ = d.Reload("changed: " + what)
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -20,8 +21,9 @@ import (
 // fakeConfig activates whatever recd.conf says, failing when it contains "broken".
 type fakeConfig struct {
 	path  string
-	calls atomic.Int32
-	last  atomic.Value
+	calls    atomic.Int32
+	last     atomic.Value
+	sawEmpty atomic.Bool // activate() read an empty file
 }
 
 func (f *fakeConfig) activate() (string, error) {
@@ -29,6 +31,9 @@ func (f *fakeConfig) activate() (string, error) {
 	b, err := os.ReadFile(f.path)
 	if err != nil {
 		return "", err
+	}
+	if len(b) == 0 {
+		f.sawEmpty.Store(true)
 	}
 	if strings.Contains(string(b), "broken") {
 		return "", errors.New(f.path + ":1: broken")
@@ -39,6 +44,12 @@ func (f *fakeConfig) activate() (string, error) {
 
 func startDaemon(t *testing.T) (*Daemon, *fakeConfig, string) {
 	t.Helper()
+	return startDaemonWith(t, func(*Options) {})
+}
+
+// startDaemonWith is startDaemon with options adjusted by tune before New.
+func startDaemonWith(t *testing.T, tune func(*Options)) (*Daemon, *fakeConfig, string) {
+	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "recd.conf")
 	if err := os.WriteFile(conf, []byte("v1\n"), 0o644); err != nil {
@@ -46,11 +57,13 @@ func startDaemon(t *testing.T) (*Daemon, *fakeConfig, string) {
 	}
 	fc := &fakeConfig{path: conf}
 	sock := filepath.Join(dir, "run", "recd.sock")
-	d := New(Options{
+	opts := Options{
 		ConfigPath: conf, DropinDir: filepath.Join(dir, "conf.d"),
 		WatchFiles: []string{filepath.Join(dir, "passwd")},
 		SocketPath: sock, Activate: fc.activate, Log: log.New(io.Discard, "", 0),
-	})
+	}
+	tune(&opts)
+	d := New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -209,5 +222,35 @@ func TestGarbageGetsAnErrorNotACrash(t *testing.T) {
 	var resp proto.Response
 	if err := proto.ReadJSON(c, &resp); err != nil || resp.OK || !strings.Contains(resp.Error, "bad request") {
 		t.Fatalf("got %+v, %v", resp, err)
+	}
+}
+
+// A writer that truncates recd.conf and writes it a moment later (shell redirection, most
+// editors' "save") must not get the empty file activated: that would silently stop recording.
+// The race needs an earlier event still settling (here a passwd change) when the truncation
+// comes; the timings are wide so that only the logic, not the scheduler, decides.
+func TestHalfWrittenFileIsNotActivated(t *testing.T) {
+	const settle = 200 * time.Millisecond
+	_, fc, dir := startDaemonWith(t, func(o *Options) { o.Debounce = settle })
+	conf := filepath.Join(dir, "recd.conf")
+	for i := 0; i < 3; i++ {
+		if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(settle * 3 / 4)
+		f, err := os.OpenFile(conf, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(settle / 2) // a slow writer, but one that pauses for less than the settle time
+		want := fmt.Sprintf("v%d\n", i+2)
+		if _, err := f.WriteString(want); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		waitFor(t, 5*time.Second, "the written file activated", func() bool { return fc.last.Load() == want })
+		if fc.sawEmpty.Load() {
+			t.Fatalf("round %d: recd read recd.conf while it was truncated and not yet written", i)
+		}
 	}
 }

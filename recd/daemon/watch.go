@@ -1,11 +1,13 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -20,8 +22,11 @@ type watcher struct {
 	dropins string
 }
 
+// IN_MODIFY is included although a reload waits for the write to end: it is what shows that a
+// file is being written (an O_TRUNC open, then write calls), so that the settle time in
+// waitQuiet restarts and recd never reads a half-written recd.conf.
 const watchMask = syscall.IN_CLOSE_WRITE | syscall.IN_MOVED_TO | syscall.IN_MOVED_FROM |
-	syscall.IN_CREATE | syscall.IN_DELETE | syscall.IN_ATTRIB
+	syscall.IN_CREATE | syscall.IN_DELETE | syscall.IN_ATTRIB | syscall.IN_MODIFY
 
 func newWatcher(configPath, dropinDir string, files []string) (*watcher, error) {
 	// Non-blocking, so that os.NewFile puts it under the runtime poller: a plain blocking
@@ -72,9 +77,37 @@ func (w *watcher) close() { w.file.Close() }
 // the first one. It returns os.ErrClosed after close, and another error only when inotify
 // itself fails.
 func (w *watcher) wait() (string, error) {
+	if err := w.file.SetReadDeadline(time.Time{}); err != nil {
+		return "", fmt.Errorf("inotify: %w", err)
+	}
+	return w.read()
+}
+
+// waitQuiet returns once no relevant event has arrived for quiet: a burst of events (gpasswd
+// touching group, gshadow and their backups; an editor truncating and writing) is then
+// activated once, after the last write, never in the middle of one.
+func (w *watcher) waitQuiet(quiet time.Duration) error {
+	for {
+		if err := w.file.SetReadDeadline(time.Now().Add(quiet)); err != nil {
+			return fmt.Errorf("inotify: %w", err)
+		}
+		_, err := w.read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (w *watcher) read() (string, error) {
 	buf := make([]byte, 64*1024)
 	for {
 		n, err := w.file.Read(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed) {
+			return "", err
+		}
 		if err != nil {
 			return "", fmt.Errorf("reading inotify events: %w", err)
 		}
