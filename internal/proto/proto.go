@@ -98,6 +98,11 @@ type Request struct {
 	PID int `json:"pid,omitempty"`
 	// AuditSession is the client's /proc/self/sessionid; 4294967295 means unset.
 	AuditSession uint32 `json:"audit_session,omitempty"`
+
+	// Record opens a recording (OpRecordOpen, sent by recd-session; see record.go).
+	Record *RecordOpen `json:"record,omitempty"`
+	// Close ends a recording (OpRecordClose).
+	Close *RecordClose `json:"close,omitempty"`
 }
 
 // Operations pam_recd sends.
@@ -115,6 +120,8 @@ type Response struct {
 	Error string `json:"error,omitempty"`
 	// Status is set for "status" and "reload".
 	Status *Status `json:"status,omitempty"`
+	// Record answers OpRecordOpen.
+	Record *RecordGrant `json:"record,omitempty"`
 }
 
 // Status describes the daemon and the policy in force.
