@@ -70,9 +70,9 @@ $(BUILD)/pam_recd.so: $(PAM_SOURCES) | $(BUILD)
 # Debian/Ubuntu packages the build and the test host need (real sshd, journald, tlog, libpam…).
 DEB_DEPS := build-essential gcc clang libclang-rt-dev libpam0g-dev openssh-server openssh-client tlog \
             systemd systemd-journal-remote iproute2 util-linux procps passwd valgrind \
-            binutils dbus asciinema bsdutils libpam-runtime
+            binutils dbus asciinema bsdutils libpam-runtime sudo
 RPM_DEPS := gcc clang pam-devel openssh-server openssh-clients tlog systemd iproute \
-            util-linux procps-ng shadow-utils valgrind binutils dbus
+            util-linux procps-ng shadow-utils valgrind binutils dbus sudo
 
 deps:
 	@set -e; \

@@ -69,6 +69,7 @@ type Host struct {
 	sshPort    int
 	clientKey  string // private key path inside the host
 	journaldUp bool
+	journald   *Daemon // journald-holder, when StartJournald ran
 }
 
 // Option configures New.

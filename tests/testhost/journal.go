@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -23,7 +24,9 @@ ForwardToWall=no
 // StartJournald starts systemd-journald inside the host, with persistent storage in
 // the host's /var/log/journal (StateDir()/journal on the machine), no rate limit and
 // no kernel log, and waits until a message sent with systemd-cat can be read back
-// with journalctl.
+// with journalctl. As on a systemd host, journald's native socket is owned by another
+// process (tests/cmd/journald-holder, standing in for systemd-journald.socket) and
+// passed to journald by socket activation, so RestartJournald loses no queued message.
 func (h *Host) StartJournald() *Daemon {
 	h.t.Helper()
 	const bin = "/lib/systemd/systemd-journald"
@@ -35,7 +38,8 @@ func (h *Host) StartJournald() *Daemon {
 	}
 	h.WriteFile("/etc/systemd/journald.conf.d/testhost.conf", []byte(journaldConf), 0o644)
 	h.MustRun(h.t, "mkdir", "-p", "/run/systemd/journal", "/var/log/journal")
-	d := h.Start("journald", bin)
+	d := h.Start("journald", BuildTool(h.t, "journald-holder"), bin)
+	h.journald = d
 
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -68,6 +72,30 @@ func (h *Host) StartJournald() *Daemon {
 	}
 	h.journaldUp = true
 	return d
+}
+
+// RestartJournald restarts journald as `systemctl restart systemd-journald` does: the
+// running journald gets SIGTERM, a new one starts on the same socket. It returns once the
+// new journald has stored a probe message.
+func (h *Host) RestartJournald() {
+	h.t.Helper()
+	if h.journald == nil {
+		h.t.Fatalf("testhost: RestartJournald before StartJournald on %s", h.name)
+	}
+	h.journald.Signal(syscall.SIGUSR1)
+	deadline := time.Now().Add(15 * time.Second)
+	probe := "testhost-journal-restart-" + randomHex(8)
+	for {
+		_, _ = h.Run("systemd-cat", "-t", "testhost-probe", "echo", probe)
+		out, _ := h.Run("journalctl", "--no-pager", "-t", "testhost-probe", "-o", "cat")
+		if strings.Contains(string(out), probe) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("testhost: journald on %s did not come back after a restart:\n%s", h.name, tail(h.journald.Log(), 40))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Journal runs journalctl --no-pager with args inside the host and returns its output.
