@@ -78,7 +78,8 @@ func WriteFrame(w io.Writer, f Frame) error {
 
 // Request is a request from recctl, pam_recd (and later recd-session).
 type Request struct {
-	// Op names the operation: "status", "reload", "session-open" or "session-close".
+	// Op names the operation: "status", "reload", "sessions", "session-open",
+	// "session-close", "record-open" or "record-close".
 	Op string `json:"op"`
 
 	// The fields below describe a login, for "session-open" and "session-close" (sent by
@@ -122,6 +123,36 @@ type Response struct {
 	Status *Status `json:"status,omitempty"`
 	// Record answers OpRecordOpen.
 	Record *RecordGrant `json:"record,omitempty"`
+	// Recordings answers OpSessions.
+	Recordings []ActiveRecording `json:"recordings,omitempty"`
+}
+
+// OpSessions lists the recordings in progress (recctl sessions): all of them for root,
+// the caller's own for anyone else. It changes nothing.
+const OpSessions = "sessions"
+
+// ActiveRecording describes a recording in progress.
+type ActiveRecording struct {
+	// Rec is the recording ID (TLOG_REC).
+	Rec  string `json:"rec"`
+	User string `json:"user"`
+	UID  uint32 `json:"uid"`
+	// Service, TTY and RHost come from the login pam_recd registered ("" when unknown).
+	Service string `json:"service,omitempty"`
+	TTY     string `json:"tty,omitempty"`
+	RHost   string `json:"rhost,omitempty"`
+	// Mode is ModeTTY or ModeCommand.
+	Mode         string `json:"mode"`
+	RecorderPID  int32  `json:"recorder_pid"`
+	AuditSession uint32 `json:"audit_session"`
+	// Started is when the recording started (RFC 3339).
+	Started string `json:"started"`
+	// Messages, BytesOut and BytesIn count what is recorded so far.
+	Messages uint64 `json:"messages"`
+	BytesOut uint64 `json:"bytes_out"`
+	BytesIn  uint64 `json:"bytes_in"`
+	// Connected is false while recd waits for the recorder to reconnect.
+	Connected bool `json:"connected"`
 }
 
 // Status describes the daemon and the policy in force.

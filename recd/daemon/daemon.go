@@ -1,9 +1,11 @@
 // Package daemon is recd's long-running part: it keeps the compiled policy snapshot in step
 // with /etc/recd (reloading within milliseconds of a change, keeping the last good policy
-// when an edit is broken) and answers control requests on /run/recd/recd.sock.
-//
-// The recording path (recorders streaming to recd, journal writing) is added by the recorder
-// issue on the same socket and frame format (internal/proto).
+// when an edit is broken), answers control requests on /run/recd/recd.sock, registers the
+// logins pam_recd reports, and is the only writer of recordings: recorders stream their
+// sessions to it on the same socket (internal/proto/record.go), and it writes them to the
+// journal in tlog's format through its journal writer child (package
+// recd/journalwriter). record.go describes the recording path, locks.go the one
+// recording per login session, resume.go how a restarted recd continues a recording.
 package daemon
 
 import (
@@ -22,7 +24,9 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 	sdaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/recd-dev/recd/internal/config"
 	"github.com/recd-dev/recd/internal/proto"
+	"github.com/recd-dev/recd/recd/journalwriter"
 )
 
 // Activator validates the configuration and, when it is valid, replaces the active policy
@@ -45,6 +49,19 @@ type Options struct {
 	// Debounce is how long to wait for more changes after the first one (default 20 ms), so
 	// that an editor's write-then-rename activates once.
 	Debounce time.Duration
+	// Recorder returns the [recorder] settings in force (nil: the defaults).
+	Recorder func() config.Recorder
+	// EventsToJournalOnly sends recd's structured events (logins, logouts, refusals) only
+	// to the journal, not also to Log: set under systemd, where Log (stderr) is the
+	// journal already.
+	EventsToJournalOnly bool
+	// JournalSocket is journald's native socket, for tests only ("" = the standard one).
+	JournalSocket string
+	// WriterExe is the program started as the journal writer, for tests ("" = recd itself).
+	WriterExe string
+	// GracePeriod is how long a recording whose recorder's connection dropped waits for
+	// it to come back, while the recorder process lives (default 30 s).
+	GracePeriod time.Duration
 }
 
 // Daemon is a running recd.
@@ -57,6 +74,24 @@ type Daemon struct {
 	// lookupUID and auditSessionOf are the system's (replaced in tests).
 	lookupUID      func(name string) (uint32, error)
 	auditSessionOf func(pid int32) (uint32, bool)
+
+	// The recording path.
+	recs        *recTable
+	writer      *journalwriter.Writer
+	events      *eventSink
+	fqdn        *fqdnCache
+	bootID      string
+	gracePeriod time.Duration
+	quit        chan struct{} // closed when recd stops: recordings flush and end
+	resumeSem   chan struct{}
+	recWG       sync.WaitGroup
+	// proc, lookupName and readJournal are the system's (replaced in tests).
+	proc        func(pid int32) (procInfo, error)
+	lookupName  func(uid uint32) (string, error)
+	readJournal readJournalFunc
+	credOf      func(c *net.UnixConn) (*syscall.Ucred, error)
+	// crashStop makes the stop skip flushing (tests simulate kill -9).
+	crashStop bool
 }
 
 // New returns a daemon; Run starts it.
@@ -67,8 +102,24 @@ func New(opts Options) *Daemon {
 	if opts.Log == nil {
 		opts.Log = log.New(os.Stderr, "recd: ", 0)
 	}
-	return &Daemon{opts: opts, status: proto.Status{PID: os.Getpid(), Started: now()},
-		sessions: newSessions(), lookupUID: lookupUID, auditSessionOf: auditSessionOf}
+	if opts.JournalSocket == "" {
+		opts.JournalSocket = journalwriter.DefaultSocket
+	}
+	if opts.GracePeriod <= 0 {
+		opts.GracePeriod = defaultGracePeriod
+	}
+	d := &Daemon{opts: opts, status: proto.Status{PID: os.Getpid(), Started: now()},
+		sessions: newSessions(), lookupUID: lookupUID, auditSessionOf: auditSessionOf,
+		recs: newRecTable(), events: &eventSink{path: opts.JournalSocket}, fqdn: newFQDNCache(),
+		gracePeriod: opts.GracePeriod, quit: make(chan struct{}), resumeSem: make(chan struct{}, maxResumeReads),
+		proc: readProc, lookupName: lookupName, credOf: peerCred}
+	d.readJournal = d.systemReadJournal
+	if id, err := readBootID(); err == nil {
+		d.bootID = id
+	} else {
+		opts.Log.Printf("cannot read the boot ID, so no session can be recorded: %v", err)
+	}
+	return d
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
@@ -114,6 +165,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		w.close()
 		return err
 	}
+	d.startWriter()
+	go d.fqdn.get() // look the host name up before the first recording needs it
 	errc := make(chan error, 2)
 	go func() { errc <- d.watchLoop(w) }()
 	go func() { errc <- d.serve(ln) }()
@@ -125,9 +178,51 @@ func (d *Daemon) Run(ctx context.Context) error {
 		err = nil
 	case err = <-errc:
 	}
+	_, _ = sdaemon.SdNotify(false, sdaemon.SdNotifyStopping)
 	ln.Close()
 	w.close()
+	d.stopRecordings()
 	return err
+}
+
+// startWriter starts the journal writer child. If it cannot start, recd runs on (the
+// policy does not depend on it), recordings are refused or declined (see admit), and the
+// writer keeps trying in the background.
+func (d *Daemon) startWriter() {
+	w, err := journalwriter.Start(journalwriter.Options{
+		Socket: d.opts.JournalSocket,
+		Exe:    d.opts.WriterExe,
+		Log:    func(msg string) { d.opts.Log.Print(msg) },
+	})
+	if err != nil {
+		d.opts.Log.Printf("recordings are not possible until it starts: %v", err)
+	}
+	d.writer = w
+}
+
+// stopRecordings is recd stopping: every recording writes what it holds (no closing
+// entries: the recorders resume with the next recd), then the writer sends everything
+// to journald and exits.
+func (d *Daemon) stopRecordings() {
+	close(d.quit)
+	done := make(chan struct{})
+	go func() { d.recWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		d.opts.Log.Printf("recordings did not stop within 10s")
+	}
+	if d.writer == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if d.crashStop {
+		cancel()
+	} else if err := d.writer.Flush(ctx); err != nil {
+		d.opts.Log.Printf("stopping: %v", err)
+	}
+	d.writer.Close(ctx)
 }
 
 func (d *Daemon) watchLoop(w *watcher) error {
@@ -203,7 +298,7 @@ func (d *Daemon) serve(ln net.Listener) error {
 // handle answers the requests of one control connection.
 func (d *Daemon) handle(c *net.UnixConn) {
 	defer c.Close()
-	cred, err := peerCred(c)
+	cred, err := d.credOf(c)
 	if err != nil {
 		d.opts.Log.Printf("refusing a connection: %v", err)
 		return
@@ -215,6 +310,11 @@ func (d *Daemon) handle(c *net.UnixConn) {
 			if !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, io.EOF) {
 				_ = proto.WriteJSON(c, proto.Response{Error: "bad request: " + err.Error()})
 			}
+			return
+		}
+		if req.Op == proto.OpRecordOpen {
+			// The connection becomes a recording stream: no idle deadline from here on.
+			d.serveRecording(c, cred, req)
 			return
 		}
 		if err := proto.WriteJSON(c, d.answer(cred, req)); err != nil {
@@ -240,6 +340,8 @@ func (d *Daemon) answer(cred *syscall.Ucred, req proto.Request) proto.Response {
 		return proto.Response{OK: true, Status: &st}
 	case proto.OpSessionOpen, proto.OpSessionClose:
 		return d.session(cred, req)
+	case proto.OpSessions:
+		return proto.Response{OK: true, Recordings: d.recordingsFor(cred.Uid)}
 	default:
 		return proto.Response{Error: fmt.Sprintf("unknown operation %q", req.Op)}
 	}

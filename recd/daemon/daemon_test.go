@@ -20,7 +20,7 @@ import (
 
 // fakeConfig activates whatever recd.conf says, failing when it contains "broken".
 type fakeConfig struct {
-	path  string
+	path     string
 	calls    atomic.Int32
 	last     atomic.Value
 	sawEmpty atomic.Bool // activate() read an empty file
@@ -61,6 +61,7 @@ func startDaemonWith(t *testing.T, tune func(*Options)) (*Daemon, *fakeConfig, s
 		ConfigPath: conf, DropinDir: filepath.Join(dir, "conf.d"),
 		WatchFiles: []string{filepath.Join(dir, "passwd")},
 		SocketPath: sock, Activate: fc.activate, Log: log.New(io.Discard, "", 0),
+		JournalSocket: filepath.Join(dir, "no-journal.socket"),
 	}
 	tune(&opts)
 	d := New(opts)
@@ -202,7 +203,8 @@ func TestSocketRequests(t *testing.T) {
 }
 
 func TestReloadNeedsRoot(t *testing.T) {
-	d := New(Options{Activate: func() (string, error) { t.Fatal("activated for a non-root client"); return "", nil }, Log: log.New(io.Discard, "", 0)})
+	d := New(Options{Activate: func() (string, error) { t.Fatal("activated for a non-root client"); return "", nil }, Log: log.New(io.Discard, "", 0),
+		JournalSocket: filepath.Join(t.TempDir(), "no-journal.socket")})
 	resp := d.answer(&syscall.Ucred{Pid: 42, Uid: 1000}, proto.Request{Op: "reload"})
 	if resp.OK || !strings.Contains(resp.Error, "uid 1000") {
 		t.Fatalf("got %+v", resp)

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/coreos/go-systemd/v22/journal"
+
 	"github.com/recd-dev/recd/internal/proto"
 )
 
@@ -31,6 +33,8 @@ type session struct {
 	uid          uint32
 	auditSession uint32
 	opened       time.Time
+	// rec is the recording of this login, once its recorder connected.
+	rec string
 }
 
 // sessions is the table of logins registered by pam_recd.
@@ -42,6 +46,48 @@ type sessions struct {
 
 func newSessions() *sessions {
 	return &sessions{open: map[sessionKey]session{}, alive: processAlive}
+}
+
+// loginOf finds the login a recorder belongs to: the registered session whose process is
+// the recorder itself or its nearest ancestor (pam_recd registers from the process that
+// runs the PAM session, e.g. sshd's session child, of which the recorder descends).
+func (s *sessions) loginOf(pid int32, anc []procRef) (loginInfo, session, bool) {
+	depth := map[int32]int{pid: 0}
+	for i, a := range anc {
+		if _, ok := depth[a.pid]; !ok {
+			depth[a.pid] = i + 1
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var (
+		best  sessionKey
+		found bool
+		bestD int
+	)
+	for k := range s.open {
+		dd, ok := depth[k.pid]
+		if !ok || found && dd >= bestD {
+			continue
+		}
+		best, bestD, found = k, dd, true
+	}
+	if !found {
+		return loginInfo{}, session{}, false
+	}
+	o := s.open[best]
+	k := best
+	return loginInfo{service: k.service, tty: k.tty, rhost: o.rhost, key: &k}, o, true
+}
+
+// setRec notes the recording of a registered login, for its logout entry.
+func (s *sessions) setRec(k sessionKey, rec string) {
+	s.mu.Lock()
+	if o, ok := s.open[k]; ok {
+		o.rec = rec
+		s.open[k] = o
+	}
+	s.mu.Unlock()
 }
 
 func (s *sessions) count() int {
@@ -128,14 +174,42 @@ func (d *Daemon) session(cred *syscall.Ucred, req proto.Request) proto.Response 
 		audit = proto.AuditSessionUnset // neither known nor said
 	}
 	key := sessionKey{pid: cred.Pid, user: req.User, service: req.Service, tty: req.TTY}
+	fields := map[string]string{"RECD_USER": req.User, "RECD_SERVICE": req.Service, "RECD_TTY": req.TTY,
+		"RECD_RHOST": req.RHost, "RECD_AUDIT_SESSION": strconv.FormatUint(uint64(audit), 10)}
 	line := fmt.Sprintf("user=%s service=%s tty=%s rhost=%s pid=%d audit_session=%s",
 		logValue(req.User), logValue(req.Service), logValue(req.TTY), logValue(req.RHost),
 		cred.Pid, auditString(audit))
 
-	s := d.sessions
+	ev, resp := d.sessions.update(req.Op, key, session{rhost: req.RHost, uid: cred.Uid, auditSession: audit, opened: time.Now()})
+	switch {
+	case resp.Error != "":
+		d.opts.Log.Printf("login: %s (not tracked: %s)", line, resp.Error)
+		return resp
+	case req.Op == proto.OpSessionOpen:
+		d.event(msgIDLogin, journal.PriInfo, "login: "+line, fields)
+	case ev.known:
+		if ev.rec != "" {
+			fields["RECD_RECORDING"] = ev.rec
+		}
+		d.event(msgIDLogout, journal.PriInfo, fmt.Sprintf("logout: %s duration=%s", line, ev.duration.Round(time.Millisecond)), fields)
+	default:
+		d.event(msgIDLogout, journal.PriInfo, fmt.Sprintf("logout: %s (no matching login)", line), fields)
+	}
+	return resp
+}
+
+// logoutInfo is what the table knew of a login that ended.
+type logoutInfo struct {
+	known    bool
+	rec      string
+	duration time.Duration
+}
+
+// update applies a session-open (registering o) or a session-close to the table.
+func (s *sessions) update(op string, key sessionKey, o session) (logoutInfo, proto.Response) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch req.Op {
+	switch op {
 	case proto.OpSessionOpen:
 		if len(s.open) > 0 {
 			for k := range s.open {
@@ -145,19 +219,15 @@ func (d *Daemon) session(cred *syscall.Ucred, req proto.Request) proto.Response 
 			}
 		}
 		if len(s.open) >= maxSessions {
-			d.opts.Log.Printf("login: %s (not tracked: %d sessions open)", line, len(s.open))
-			return proto.Response{Error: "too many open sessions"}
+			return logoutInfo{}, proto.Response{Error: fmt.Sprintf("too many open sessions (%d)", len(s.open))}
 		}
-		s.open[key] = session{rhost: req.RHost, uid: cred.Uid, auditSession: audit, opened: time.Now()}
-		d.opts.Log.Printf("login: %s", line)
+		s.open[key] = o
 	case proto.OpSessionClose:
-		o, ok := s.open[key]
+		old, ok := s.open[key]
 		if ok {
 			delete(s.open, key)
-			d.opts.Log.Printf("logout: %s duration=%s", line, time.Since(o.opened).Round(time.Millisecond))
-		} else {
-			d.opts.Log.Printf("logout: %s (no matching login)", line)
+			return logoutInfo{known: true, rec: old.rec, duration: time.Since(old.opened)}, proto.Response{OK: true}
 		}
 	}
-	return proto.Response{OK: true}
+	return logoutInfo{}, proto.Response{OK: true}
 }

@@ -19,7 +19,8 @@ import (
 func sessionDaemon(t *testing.T, dead map[int32]bool) (*Daemon, *bytes.Buffer) {
 	t.Helper()
 	var buf bytes.Buffer
-	d := New(Options{Activate: func() (string, error) { return "", nil }, Log: log.New(&buf, "", 0)})
+	d := New(Options{Activate: func() (string, error) { return "", nil }, Log: log.New(&buf, "", 0),
+		JournalSocket: filepath.Join(t.TempDir(), "no-journal.socket")})
 	d.lookupUID = func(name string) (uint32, error) {
 		switch name {
 		case "alice":

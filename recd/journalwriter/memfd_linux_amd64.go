@@ -1,0 +1,3 @@
+package journalwriter
+
+const sysMemfdCreate = 319
