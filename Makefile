@@ -29,6 +29,7 @@ endif
 PAMDIR    ?= $(LIBDIR)/security
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
 MANDIR    ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 # C modules: small, libc (+ libpam) only, loadable on glibc 2.17. See nss/ and pam/.
 CFLAGS_MODULE := -O2 -g -fPIC -Wall -Wextra -Werror -std=gnu99 -fno-stack-protector \
@@ -73,6 +74,9 @@ DEB_DEPS := build-essential gcc clang libclang-rt-dev libpam0g-dev openssh-serve
             binutils dbus asciinema bsdutils libpam-runtime sudo
 RPM_DEPS := gcc clang pam-devel openssh-server openssh-clients tlog systemd iproute \
             util-linux procps-ng shadow-utils valgrind binutils dbus sudo
+# make selinux, make rpm, make deb (packaging/, selinux/).
+DEB_DEPS += selinux-policy-dev checkpolicy semodule-utils rpm dpkg-dev
+RPM_DEPS += selinux-policy-devel checkpolicy rpm-build
 
 deps:
 	@set -e; \
@@ -136,6 +140,9 @@ bench: all
 	{ echo; echo "## Policy activation: edit → next NSS answer"; echo; \
 	  echo "Command: \`go test -run TestReloadWhileRunning -v ./tests/integration/\` (test host, recd running, \`getent passwd\` polled every 5 ms). Target: 100 ms."; \
 	  echo; echo '```'; cat $$lat; echo '```'; } >> BENCHMARKS.md; \
+	rec=$(BUILD)/bench-recorder.txt; \
+	$(GO) run ./tests/cmd/recbench > $$rec; \
+	{ echo; cat $$rec; } >> BENCHMARKS.md; \
 	echo "make bench: figures written to BENCHMARKS.md"
 
 soak: all
@@ -155,8 +162,53 @@ install: all
 	test -e $(DESTDIR)$(SYSCONFDIR)/recd/recd.conf || install -m 0644 etc/recd.conf $(DESTDIR)$(SYSCONFDIR)/recd/recd.conf
 	install -d -m 0755 $(DESTDIR)/var/lib/recd
 	if [ -f /etc/debian_version ]; then install -D -m 0644 etc/pam-configs/recd $(DESTDIR)$(PREFIX)/share/pam-configs/recd; fi
-	install -d $(DESTDIR)$(MANDIR)/man8
-	install -m 0644 nss/libnss_recd.8 pam/pam_recd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 nss/libnss_recd.8 pam/pam_recd.8 man/recd.8 man/recctl.8 man/recd-session.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/recd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 etc/bash-completion/recctl $(DESTDIR)$(BASHCOMPDIR)/recctl
 
 clean:
 	rm -rf $(BUILD)
+
+# --- Units, D-Bus policy, SELinux module and packages (etc/, selinux/, packaging/) ---
+
+RECD_VERSION ?= 0.1.0
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+DBUSDIR     ?= $(PREFIX)/share/dbus-1
+# The sandboxing drop-ins etc/systemd/recd.service.d/NN-hardening-vV.conf are installed
+# only when systemd is at least V (here: the systemctl of the installing host; packages
+# pass it). Unknown (no systemctl): all are installed.
+SYSTEMD_VERSION ?= $(shell systemctl --version 2>/dev/null | awk 'NR==1 {print $$2+0}')
+
+.PHONY: install-system selinux rpm deb test-systemd-units
+
+install: install-system
+test-unit: test-systemd-units
+
+install-system:
+	install -d $(DESTDIR)$(UNITDIR)/recd.service.d $(DESTDIR)$(TMPFILESDIR) \
+	  $(DESTDIR)$(DBUSDIR)/system.d $(DESTDIR)$(DBUSDIR)/interfaces
+	install -m 0644 etc/systemd/recd.service etc/systemd/recd.socket $(DESTDIR)$(UNITDIR)/
+	@set -e; for f in etc/systemd/recd.service.d/*-hardening-v*.conf; do \
+	  v=$${f##*-v}; v=$${v%.conf}; \
+	  if [ -z "$(SYSTEMD_VERSION)" ] || [ "$(SYSTEMD_VERSION)" -ge "$$v" ]; then \
+	    echo "install -m 0644 $$f $(DESTDIR)$(UNITDIR)/recd.service.d/"; \
+	    install -m 0644 $$f $(DESTDIR)$(UNITDIR)/recd.service.d/; \
+	  else echo "install-system: systemd $(SYSTEMD_VERSION) < $$v: $$f not installed"; fi; \
+	done
+	install -m 0644 etc/tmpfiles.d/recd.conf $(DESTDIR)$(TMPFILESDIR)/recd.conf
+	install -m 0644 etc/dbus-1/system.d/dev.recd.Recd1.conf $(DESTDIR)$(DBUSDIR)/system.d/dev.recd.Recd1.conf
+	install -m 0644 etc/dbus-1/interfaces/dev.recd.Recd1.xml $(DESTDIR)$(DBUSDIR)/interfaces/dev.recd.Recd1.xml
+
+# Every directive of the units against systemd 219's list (etc/systemd/testdata).
+test-systemd-units:
+	$(GO) test -count=1 ./etc/systemd/
+
+selinux:
+	$(MAKE) -C selinux
+
+rpm: selinux
+	GO=$(GO) sh packaging/rpm/build-rpm.sh $(RECD_VERSION) $(BUILD)
+
+deb: all selinux
+	sh packaging/deb/build-deb.sh $(RECD_VERSION) $(BUILD)

@@ -212,6 +212,9 @@ func TestSSHStartsRecorder(t *testing.T) {
 
 // exitCode is the exit status behind a command's error (-1 when it did not exit).
 func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return ee.ExitCode()

@@ -16,6 +16,7 @@ import (
 	"github.com/recd-dev/recd/internal/proto"
 	"github.com/recd-dev/recd/internal/snapshot"
 	"github.com/recd-dev/recd/internal/sssdimport"
+	"github.com/recd-dev/recd/recd/dbusapi"
 )
 
 // Exit codes of recctl.
@@ -47,6 +48,13 @@ type App struct {
 	// PAMTestPath is the recd-pam-test helper that `recctl test-login` execs (see
 	// PAMTestPath the constant for why it is a separate program).
 	PAMTestPath string
+	// DBusAddress is the bus on which policy edits look for recd's D-Bus API (New sets the
+	// system bus; tests leave it empty, so that they never touch a bus). See dbus.go.
+	DBusAddress string
+	// busResult is recd's answer when it made the last edit over D-Bus.
+	busResult *dbusapi.EditResult
+	// Host is the machine enable, disable and doctor act on (zero: the running system).
+	Host Host
 }
 
 // New returns an App for the running system.
@@ -56,6 +64,7 @@ func New() *App {
 		ConfigPath: config.DefaultPath, DropinDir: config.DefaultDropinDir,
 		SSSDPath: sssdimport.DefaultPath, SSSDDropinDir: sssdimport.DefaultDropinDir,
 		SnapshotPath: snapshot.Path, SocketPath: proto.SocketPath, PAMTestPath: pamTestPath(),
+		DBusAddress: dbusapi.SystemBusAddress(),
 	}
 	a.Reload = a.activate
 	return a
@@ -65,6 +74,7 @@ type command struct {
 	name, args, summary, help string
 	run                       func(a *App, fs *flag.FlagSet, args []string) int
 	setup                     func(fs *flag.FlagSet) // extra flags
+	anyUser                   bool                   // may run as non-root (decides access itself)
 }
 
 var commands []command
@@ -126,13 +136,24 @@ func init() {
 				fs.String("service", "login", "PAM service")
 				fs.String("confdir", "", "PAM configuration directory")
 			}})
+	commands = append(commands,
+		command{name: "list", args: "[--user U] [--host H] [--since T] [--until T] [--grep TEXT] [--status S] [--json] [--file PATH]... [--directory DIR]",
+			summary: "list the recordings in the journal, one row each", help: listHelp, run: (*App).cmdListRecordings, setup: listSetup, anyUser: true},
+		command{name: "play", args: "ID [--speed X] [--goto TIME] [--paused] [--follow] [--lax] [--raw] [--file PATH]... [--directory DIR]",
+			summary: "play a recording in the terminal, with seeking", help: playHelp, run: (*App).cmdPlay, setup: playSetup, anyUser: true},
+		command{name: "export", args: "ID --format asciicast|text|tlog [-o FILE] [--lax] [--file PATH]... [--directory DIR]",
+			summary: "write a recording as asciicast v2, plain text or tlog JSON lines", help: exportHelp, run: (*App).cmdExport, setup: exportSetup, anyUser: true},
+		command{name: "verify", args: "ID... [--file PATH]... [--directory DIR]",
+			summary: "check that recordings are whole and authentic (hash chain, ids, close entry)", help: verifyHelp, run: (*App).cmdVerify, setup: sourceFlags, anyUser: true})
+	commands = append(commands, enableCommand, disableCommand, doctorCommand)
 }
 
 func (a *App) usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: recctl [--config PATH] [--conf-dir DIR] COMMAND [ARGS...]
 
 recctl manages recd, which records the terminal sessions of chosen users.
-Every command must be run as root.
+Every command must be run as root, except list, play, export and verify, which
+show any user their own recordings (and auditors everyone's).
 
 Commands:
 `)
@@ -209,7 +230,7 @@ func (a *App) Run(args []string) int {
 			printHelp(a.Stderr)
 			return ExitUsage
 		}
-		if a.UID != 0 {
+		if a.UID != 0 && !c.anyUser {
 			fmt.Fprintf(a.Stderr, "recctl: must be run as root (you are uid %d)\n", a.UID)
 			return ExitNotRoot
 		}

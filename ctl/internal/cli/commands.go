@@ -106,6 +106,9 @@ func (a *App) report(res *confedit.Result) int {
 		return ExitOK
 	}
 	fmt.Fprintf(a.Stdout, "Wrote %s.\n", a.ConfigPath)
+	if a.busResult != nil {
+		return a.reportBus() // recd wrote and activated it (D-Bus)
+	}
 	if a.Reload == nil {
 		fmt.Fprintln(a.Stdout, "Run `recctl reload` to activate the change.")
 		return ExitOK
@@ -128,7 +131,7 @@ func (a *App) cmdScope(_ *flag.FlagSet, args []string) int {
 	if err != nil {
 		return a.errorf("scope: %v", err)
 	}
-	res, err := a.editor().Apply(confedit.SetScope(s))
+	res, err := a.apply(confedit.SetScope(s))
 	if err != nil {
 		return a.errorf("scope: %v", err)
 	}
@@ -163,7 +166,7 @@ func (a *App) cmdList(key string, _ *flag.FlagSet, args []string) int {
 	if op != confedit.Remove {
 		a.warnUnknown(key, names)
 	}
-	res, err := a.editor().Apply(confedit.ListEdit(key, op, names...))
+	res, err := a.apply(confedit.ListEdit(key, op, names...))
 	if err != nil {
 		return a.errorf("%s: %v", cmd, err)
 	}
@@ -227,7 +230,7 @@ func (a *App) cmdImportSSSD(fs *flag.FlagSet, args []string) int {
 	if dry {
 		res, err = ed.Plan(edits...)
 	} else {
-		res, err = ed.Apply(edits...)
+		res, err = a.apply(edits...)
 	}
 	if err != nil {
 		return a.errorf("import-sssd: %v", err)

@@ -1,0 +1,260 @@
+// Command recbench (run by `make bench`) measures the recorder on an isolated test host and
+// prints a Markdown section for BENCHMARKS.md:
+//
+//   - throughput: `cat` of 24 MB of text through a PTY, bare (an unrecorded user), recorded
+//     by recd-session, and recorded by Debian's `tlog-rec --writer=journal`;
+//   - journal bytes written per byte of output;
+//   - added keystroke echo latency (p50, p99) of a recorded session over a bare one;
+//   - resident memory of recd-session, and of recd per recorded session.
+//
+// Every session is started with `su - USER -c …` under a PTY the benchmark holds, so the
+// three throughput runs differ only in what records them. It needs root (namespaces) and
+// touches nothing outside the test host.
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/recd-dev/recd/tests/testhost"
+)
+
+const (
+	textBytes = 24 << 20
+	runs      = 3
+	keystroke = 400
+	idle      = 10
+)
+
+func main() {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "recbench: needs root to create the isolated test host")
+		os.Exit(1)
+	}
+	st := &testhost.Standalone{Log: os.Stderr}
+	if err := st.Run(bench); err != nil {
+		fmt.Fprintf(os.Stderr, "recbench: FAILED: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "recbench: "+format+"\n", args...) }
+
+func bench(t testhost.T) {
+	h := testhost.New(t, testhost.WithHostname("recd-bench"), testhost.WithCommandTimeout(5*time.Minute))
+	h.StartJournald()
+	h.Install()
+	h.AddUser("alice", testhost.UserShell("/bin/bash"))
+	h.AddUser("bob", testhost.UserShell("/bin/bash"))
+	nss := strings.Replace(string(h.ReadFile("/etc/nsswitch.conf")), "\npasswd:", "\n#passwd:", 1)
+	h.WriteFile("/etc/nsswitch.conf", []byte("passwd: recd files\n"+nss), 0o644)
+	su := string(h.ReadFile("/etc/pam.d/su"))
+	h.WriteFile("/etc/pam.d/su", []byte(su+"\nsession optional pam_recd.so\n"), 0o644)
+	h.WriteFile("/etc/recd/recd.conf", []byte("[session_recording]\nscope = some\nusers = alice\n[recorder]\nrecorder = builtin\n"), 0o644)
+	h.MustRun(t, "recctl", "reload")
+	h.Start("recd", "/usr/sbin/recd")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := h.Run("recctl", "status"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recd did not answer")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.MustRun(t, "sh", "-c", fmt.Sprintf("base64 -w 100 /dev/urandom | head -c %d > /tmp/text.txt; chmod 644 /tmp/text.txt", textBytes))
+
+	fmt.Println("## Recorder: throughput, journal volume, echo latency, memory")
+	fmt.Println()
+	fmt.Printf("Command: `make bench` (`go run ./tests/cmd/recbench`): a test host with real journald; each run is `su - USER -c CMD` under a 200x50 PTY read as fast as possible; best of %d. Target: recorded ≥ 0.8× bare PTY; added echo latency p99 < 1 ms.\n", runs)
+	fmt.Println()
+	fmt.Println("```")
+
+	cat := "cat /tmp/text.txt"
+	bare := best(t, h, "bob", cat)
+	usage0 := journalBytes(t, h)
+	rec := best(t, h, "alice", cat)
+	usage1 := journalBytes(t, h)
+	tlog := best(t, h, "bob", "tlog-rec --writer=journal "+cat)
+	mb := float64(textBytes) / 1e6
+	fmt.Printf("cat of %.1f MB of text     seconds    MB/s   × bare PTY\n", mb)
+	fmt.Printf("  bare PTY (unrecorded)   %7.3f  %6.1f   1.00\n", bare.Seconds(), mb/bare.Seconds())
+	fmt.Printf("  recd-session            %7.3f  %6.1f   %.2f\n", rec.Seconds(), mb/rec.Seconds(), bare.Seconds()/rec.Seconds())
+	fmt.Printf("  tlog-rec -w journal     %7.3f  %6.1f   %.2f\n", tlog.Seconds(), mb/tlog.Seconds(), bare.Seconds()/tlog.Seconds())
+	fmt.Printf("journal growth for the %d recorded runs: %.1f MB, %.2f journal bytes per byte of output\n",
+		runs, float64(usage1-usage0)/1e6, float64(usage1-usage0)/float64(runs*textBytes))
+
+	bareLat := echoLatency(t, h, "bob")
+	recLat := echoLatency(t, h, "alice")
+	fmt.Printf("echo latency over %d keystrokes   p50        p99\n", keystroke)
+	fmt.Printf("  bare PTY                        %-10v %v\n", pct(bareLat, 50), pct(bareLat, 99))
+	fmt.Printf("  recd-session                    %-10v %v\n", pct(recLat, 50), pct(recLat, 99))
+	fmt.Printf("  added by recording              %-10v %v\n", pct(recLat, 50)-pct(bareLat, 50), pct(recLat, 99)-pct(bareLat, 99))
+
+	recdBefore := rssOf(t, h, "recd")
+	var sessions []*os.File
+	for i := 0; i < idle; i++ {
+		ptm := startPTY(t, h, "alice", "")
+		sessions = append(sessions, ptm)
+		waitFor(t, ptm, "$ ", 15*time.Second)
+	}
+	time.Sleep(500 * time.Millisecond)
+	recdAfter := rssOf(t, h, "recd")
+	recorders := rssList(t, h, "recd-session")
+	for _, s := range sessions {
+		s.Write([]byte("exit\n"))
+		s.Close()
+	}
+	sort.Ints(recorders)
+	fmt.Printf("memory with %d idle recorded sessions: recd %d KiB → %d KiB (%.0f KiB per session); recd-session RSS median %d KiB, max %d KiB\n",
+		idle, recdBefore, recdAfter, float64(recdAfter-recdBefore)/idle, median(recorders), maxOf(recorders))
+	fmt.Println("```")
+}
+
+// startPTY runs `su - user [-c cmd]` in the host on a new 200x50 PTY.
+func startPTY(t testhost.T, h *testhost.Host, user, cmd string) *os.File {
+	args := []string{"-", user}
+	if cmd != "" {
+		args = append(args, "-c", cmd)
+	}
+	c := h.Command("su", args...)
+	ptm, err := pty.StartWithSize(c, &pty.Winsize{Cols: 200, Rows: 50})
+	if err != nil {
+		t.Fatalf("su %v: %v", args, err)
+	}
+	go c.Wait()
+	return ptm
+}
+
+// best runs cmd as user `runs` times and returns the shortest time to the end of output.
+func best(t testhost.T, h *testhost.Host, user, cmd string) time.Duration {
+	var min time.Duration
+	for i := 0; i < runs; i++ {
+		start := time.Now()
+		ptm := startPTY(t, h, user, cmd)
+		n, err := io.Copy(io.Discard, ptm)
+		if err != nil && !errors.Is(err, syscall.EIO) {
+			t.Fatalf("reading the PTY of %s: %v", cmd, err)
+		}
+		d := time.Since(start)
+		ptm.Close()
+		if n < textBytes {
+			t.Fatalf("%s as %s: only %d bytes of output", cmd, user, n)
+		}
+		logf("%s as %s: %d bytes in %v", cmd, user, n, d)
+		if min == 0 || d < min {
+			min = d
+		}
+	}
+	return min
+}
+
+func journalBytes(t testhost.T, h *testhost.Host) int64 {
+	out := h.MustRun(t, "du", "-sb", "/var/log/journal")
+	n, _ := strconv.ParseInt(strings.Fields(out)[0], 10, 64)
+	return n
+}
+
+// echoLatency types keystrokes into `cat` in a shell of user and returns how long each
+// took to come back as echo.
+func echoLatency(t testhost.T, h *testhost.Host, user string) []time.Duration {
+	ptm := startPTY(t, h, user, "")
+	defer ptm.Close()
+	waitFor(t, ptm, "$ ", 15*time.Second)
+	ptm.Write([]byte("cat >/dev/null\n"))
+	time.Sleep(300 * time.Millisecond)
+	drain(ptm)
+	var lat []time.Duration
+	buf := make([]byte, 256)
+	for i := 0; i < keystroke; i++ {
+		start := time.Now()
+		ptm.Write([]byte{'k'})
+		for got := false; !got; {
+			n, err := ptm.Read(buf)
+			if err != nil {
+				t.Fatalf("echo as %s: %v", user, err)
+			}
+			got = bytes.IndexByte(buf[:n], 'k') >= 0
+		}
+		lat = append(lat, time.Since(start))
+		time.Sleep(2 * time.Millisecond)
+	}
+	ptm.Write([]byte{4, 4})
+	ptm.Write([]byte("exit\n"))
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat
+}
+
+func drain(f *os.File) {
+	f.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	io.Copy(io.Discard, f)
+	f.SetReadDeadline(time.Time{})
+}
+
+func waitFor(t testhost.T, f *os.File, s string, limit time.Duration) {
+	var seen []byte
+	buf := make([]byte, 4096)
+	f.SetReadDeadline(time.Now().Add(limit))
+	defer f.SetReadDeadline(time.Time{})
+	for !bytes.Contains(seen, []byte(s)) {
+		n, err := f.Read(buf)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v (seen %q)", s, err, seen)
+		}
+		seen = append(seen, buf[:n]...)
+	}
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	i := (len(sorted)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return sorted[i].Round(time.Microsecond)
+}
+
+func rssOf(t testhost.T, h *testhost.Host, comm string) int {
+	l := rssList(t, h, comm)
+	if len(l) == 0 {
+		t.Fatalf("no process %s", comm)
+	}
+	return l[0]
+}
+
+func rssList(t testhost.T, h *testhost.Host, comm string) []int {
+	out, _ := h.Run("ps", "-o", "rss=", "-C", comm)
+	var l []int
+	for _, f := range strings.Fields(string(out)) {
+		n, _ := strconv.Atoi(f)
+		l = append(l, n)
+	}
+	return l
+}
+
+func median(x []int) int {
+	if len(x) == 0 {
+		return 0
+	}
+	return x[len(x)/2]
+}
+
+func maxOf(x []int) int {
+	m := 0
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
