@@ -40,7 +40,7 @@ GO_SOURCES := go.mod go.sum $(shell find internal recd ctl -name '*.go' -not -na
 NSS_SOURCES := $(wildcard nss/*.c nss/*.h)
 PAM_SOURCES := $(wildcard pam/*.c pam/*.h) nss/recd_policy.c nss/recd_policy.h
 
-.PHONY: all deps test test-unit test-fuzz test-c test-integration demo bench soak install clean
+.PHONY: all deps test test-unit test-fuzz test-c test-integration test-demo demo bench soak install clean
 
 all: $(BUILD)/recd $(BUILD)/recd-session $(BUILD)/recctl $(BUILD)/libnss_recd.so.2 $(BUILD)/pam_recd.so \
      $(BUILD)/recd-pam-test
@@ -95,7 +95,7 @@ deps:
 
 # Unit tests, bounded fuzzing and the integration suite. Integration tests need root;
 # without it they skip with one line saying so.
-test: all test-unit test-fuzz test-c test-integration
+test: all test-unit test-fuzz test-c test-integration test-demo
 
 test-unit:
 	$(GO) vet ./...
@@ -125,6 +125,10 @@ test-integration: all
 
 demo: all
 	$(GO) run ./tests/cmd/demo
+
+# make test runs the README's demo too, so CI shows the replayed session and the
+# "try it" command cannot rot.
+test-demo: demo
 
 # Benchmarks write their figures, with the machine and the command, into BENCHMARKS.md.
 bench: all

@@ -1,7 +1,7 @@
-// Command demo (make demo) shows recd's isolated test host at work: it starts a host,
-// installs recd into it, adds a demo user, starts OpenSSH's sshd and runs a scripted
-// interactive ssh session, printing each step. Recording the session and playing it
-// back land with the recorder and player issues; this demo says so when it gets there.
+// Command demo (make demo) shows recd at work on an isolated test host: it starts a host,
+// installs recd into it, wires it in with `recctl enable`, records a demo user, starts
+// OpenSSH's sshd and recd, runs a scripted interactive ssh session, then lists, verifies
+// and plays the recording back, printing each step.
 //
 // It needs root (for the namespaces) and touches nothing outside the test host, which
 // it removes before exiting. Exit status 0 means every step worked.
@@ -56,17 +56,21 @@ func demo(t testhost.T) {
 	step(4, "adding the demo user \"demo\" with an SSH key, and recording demo's sessions")
 	u := h.AddUser("demo", testhost.UserShell("/bin/bash"))
 	fmt.Printf("   uid %d, home %s\n", u.UID, u.Home)
-	nss := strings.Replace(string(h.ReadFile("/etc/nsswitch.conf")), "\npasswd:", "\n#passwd:", 1)
-	h.WriteFile("/etc/nsswitch.conf", []byte("passwd: recd files\n"+nss), 0o644)
-	h.WriteFile("/etc/pam.d/sshd", []byte(string(h.ReadFile("/etc/pam.d/sshd"))+"\nsession optional pam_recd.so\n"), 0o644)
-	fmt.Println("   /etc/nsswitch.conf: passwd: recd files;  /etc/pam.d/sshd: session optional pam_recd.so")
-	// recd's own recorder (recd-session) lands with the recorder issue; until then the demo
-	// records with Debian's tlog-rec-session, which recd's NSS and PAM modules start exactly
-	// as SSSD would.
-	h.WriteFile("/etc/recd/recd.conf", []byte("[session_recording]\nscope = some\nusers = demo\n\n[recorder]\nrecorder = tlog\n"), 0o644)
-	fmt.Print(indent(h.MustRun(t, "recctl", "reload")))
+	fmt.Print(indent(h.MustRun(t, "recctl", "enable", "--scope", "some")))
+	fmt.Print(indent(h.MustRun(t, "recctl", "users", "add", "demo")))
 	fmt.Print(indent(h.MustRun(t, "recctl", "check", "demo")))
 	fmt.Print(indent(h.MustRun(t, "getent", "passwd", "demo")))
+	// There is no systemd inside the test host: start recd by hand, as recd.service would.
+	h.Start("recd", "/usr/sbin/recd")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := h.Run("recctl", "status"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recd did not start")
+		}
+	}
+	fmt.Print(indent(h.MustRun(t, "recctl", "status")))
 
 	step(5, "starting OpenSSH sshd on 127.0.0.1:%d inside the host (UsePAM yes)", testhost.DefaultSSHPort)
 	h.StartSSHD(testhost.SSHDOptions{})
@@ -105,25 +109,31 @@ func demo(t testhost.T) {
 	fmt.Println("   session ended with exit status 0; what the terminal showed:")
 	fmt.Print(indent(plain(s.Transcript())))
 
-	step(7, "the recording in the host's journal")
+	step(7, "the recording, as recctl lists and verifies it")
 	var rec string
-	for deadline := time.Now().Add(10 * time.Second); rec == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		for _, e := range h.JournalJSON("TLOG_USER=demo") {
-			if r := testhost.Field(e, "TLOG_REC"); r != "" {
+	for deadline := time.Now().Add(15 * time.Second); rec == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, e := range h.JournalJSON("RECD_EVENT=close") {
+			if r := testhost.Field(e, "RECD_REC"); len(h.JournalJSON("RECD_REC="+r, "RECD_USER=demo")) > 0 {
 				rec = r
 			}
 		}
 	}
 	if rec == "" {
-		t.Fatalf("no recording of demo's session in the journal")
+		t.Fatalf("no closed recording of demo's session in the journal")
 	}
-	fmt.Printf("   recording %s (journalctl TLOG_REC=%s)\n", rec, rec)
+	fmt.Print(indent(h.MustRun(t, "recctl", "list", "--user", "demo")))
+	fmt.Print(indent(h.MustRun(t, "recctl", "verify", rec)))
 
-	step(8, "playing it back with tlog-play -r journal -M TLOG_REC=%s", rec)
-	played := h.MustRun(t, "script", "-qec", "tlog-play --speed=4 -r journal -M TLOG_REC="+rec, "/dev/null")
+	step(8, "playing it back: recctl play --raw %s", rec)
+	played := h.MustRun(t, "recctl", "play", "--raw", rec)
 	fmt.Print(indent(plain(played)))
 	if !strings.Contains(played, "42 is the answer") {
 		t.Fatalf("the playback lacks the session's output")
+	}
+	fmt.Printf("   (the same recording plays in Debian's tlog-play: tlog-play -r journal -M TLOG_REC=%s)\n", rec)
+	tp := h.MustRun(t, "script", "-qec", "tlog-play --speed=100 -r journal -M TLOG_REC="+rec, "/dev/null")
+	if !strings.Contains(tp, "42 is the answer") {
+		t.Fatalf("tlog-play's playback lacks the session's output")
 	}
 
 	step(9, "tearing the test host down")
