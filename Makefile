@@ -147,6 +147,9 @@ bench: all
 	rec=$(BUILD)/bench-recorder.txt; \
 	$(GO) run ./tests/cmd/recbench > $$rec; \
 	{ echo; cat $$rec; } >> BENCHMARKS.md; \
+	lst=$(BUILD)/bench-list.txt; \
+	$(GO) run ./tests/cmd/listbench > $$lst; \
+	{ echo; cat $$lst; } >> BENCHMARKS.md; \
 	echo "make bench: figures written to BENCHMARKS.md"
 
 soak: all
