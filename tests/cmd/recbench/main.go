@@ -84,7 +84,10 @@ func bench(t testhost.T) {
 	cat := "cat /tmp/text.txt"
 	bare := best(t, h, "bob", cat)
 	usage0 := journalBytes(t, h)
+	cpu0 := cpuTimes(h)
 	rec := best(t, h, "alice", cat)
+	lag := recordingLag(t, h)
+	cpu1 := cpuTimes(h)
 	usage1 := journalBytes(t, h)
 	tlog := best(t, h, "bob", "tlog-rec --writer=journal "+cat)
 	mb := float64(textBytes) / 1e6
@@ -92,6 +95,10 @@ func bench(t testhost.T) {
 	fmt.Printf("  bare PTY (unrecorded)   %7.3f  %6.1f   1.00\n", bare.Seconds(), mb/bare.Seconds())
 	fmt.Printf("  recd-session            %7.3f  %6.1f   %.2f\n", rec.Seconds(), mb/rec.Seconds(), bare.Seconds()/rec.Seconds())
 	fmt.Printf("  tlog-rec -w journal     %7.3f  %6.1f   %.2f\n", tlog.Seconds(), mb/tlog.Seconds(), bare.Seconds()/tlog.Seconds())
+	fmt.Print(lag)
+	fmt.Printf("CPU seconds spent recording the %d runs (%.0f MB): recd %d, its journal writer %d, journald %d\n",
+		runs, float64(runs*textBytes)/1e6, cpu1["recd"]-cpu0["recd"], cpu1["tlog-rec-sessio"]-cpu0["tlog-rec-sessio"],
+		cpu1["systemd-journal"]-cpu0["systemd-journal"])
 	fmt.Printf("journal growth for the %d recorded runs: %.1f MB, %.2f journal bytes per byte of output\n",
 		runs, float64(usage1-usage0)/1e6, float64(usage1-usage0)/float64(runs*textBytes))
 
@@ -158,6 +165,49 @@ func best(t testhost.T, h *testhost.Host, user, cmd string) time.Duration {
 		}
 	}
 	return min
+}
+
+// recordingLag waits for the close entries of the recorded runs and reports their status
+// and how long after the end of the output the recording was complete in the journal.
+func recordingLag(t testhost.T, h *testhost.Host) string {
+	end := time.Now()
+	var closes []map[string]any
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		closes = h.JournalJSON("RECD_EVENT=close")
+		if len(closes) >= runs || time.Now().After(deadline) {
+			break
+		}
+	}
+	lag := time.Since(end)
+	var b strings.Builder
+	for _, c := range closes {
+		fmt.Fprintf(&b, "  recording %s: %s, %s bytes of output recorded, %s dropped, %s lost\n",
+			testhost.Field(c, "RECD_REC"), testhost.Field(c, "RECD_STATUS"), testhost.Field(c, "RECD_BYTES_OUT"),
+			orZero(testhost.Field(c, "RECD_DROPPED_BYTES")), orZero(testhost.Field(c, "RECD_LOST_BYTES")))
+	}
+	fmt.Fprintf(&b, "  the last recording was closed in the journal %.1f s after its output ended\n", lag.Seconds())
+	return b.String()
+}
+
+// cpuTimes returns the CPU seconds (user+system) used so far by recd, its journal writer
+// and journald, by command name.
+func cpuTimes(h *testhost.Host) map[string]int {
+	m := map[string]int{}
+	for _, comm := range []string{"recd", "tlog-rec-sessio", "systemd-journal"} {
+		out, _ := h.Run("ps", "-o", "times=", "-C", comm)
+		for _, f := range strings.Fields(string(out)) {
+			n, _ := strconv.Atoi(f)
+			m[comm] += n
+		}
+	}
+	return m
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
 }
 
 func journalBytes(t testhost.T, h *testhost.Host) int64 {
