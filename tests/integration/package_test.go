@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/recd-dev/recd/tests/testhost"
 )
@@ -159,6 +160,8 @@ func TestPackageDeb(t *testing.T) {
 	}
 
 	h := testhost.New(t)
+	h.StartJournald()
+	h.AddUser("alice", testhost.UserShell("/bin/bash"))
 	before := wiring(t, h)
 	h.MustRun(t, "dpkg", "-i", deb)
 	if out := h.MustRun(t, "dpkg-query", "-W", "-f", "${Status}", "recd"); out != "install ok installed" {
@@ -217,6 +220,37 @@ func TestPackageDeb(t *testing.T) {
 	if out := h.MustRun(t, "getent", "passwd", "root"); !strings.HasPrefix(out, "root:") {
 		t.Fatalf("getent passwd root with recd wired in: %q", out)
 	}
+
+	// The packaged recd records a session (no systemd in the test host: recd by hand).
+	h.MustRun(t, "recctl", "scope", "some")
+	h.MustRun(t, "recctl", "users", "add", "alice")
+	recd := h.Start("recd", "/usr/sbin/recd")
+	waitUntil(t, 10*time.Second, "the packaged recd answers", func() bool {
+		_, err := h.Run("recctl", "status")
+		return err == nil
+	})
+	h.StartSSHD(testhost.SSHDOptions{})
+	s := h.SSHInteractive("alice")
+	if err := s.Expect("$ ", 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	s.Send("echo packaged-$((7*6))\r")
+	if err := s.Expect("packaged-42", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	s.Send("exit\r")
+	if _, err := s.Wait(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	recs := recordingsOf(t, h, "alice")
+	if len(recs) != 1 {
+		t.Fatalf("the packaged recd made %d recordings of alice's session, want 1", len(recs))
+	}
+	waitClosed(t, h, recs[0], 15*time.Second)
+	if out := h.MustRun(t, "recctl", "play", "--raw", recs[0]); !strings.Contains(out, "packaged-42") {
+		t.Errorf("recctl play of the packaged recording lacks the output:\n%s", out)
+	}
+	recd.Stop()
 
 	// Removal unwires it: PAM and nsswitch.conf as before installation, byte for byte.
 	h.MustRun(t, "dpkg", "--remove", "recd")
