@@ -87,6 +87,13 @@ static int real_lookup(const char *name, uid_t uid, struct passwd *pw, char *buf
  * syslog warning per process (recd_log_once) and the login goes on. recd
  * identifies the sender by SO_PEERCRED; pid and user here are information.
  *
+ * As root (sshd, login, su: nearly always), pam_recd connects to root's own
+ * socket RECD_ROOT_SOCKET_PATH first (mode 0600, recd serves only root there):
+ * its listen backlog is root's alone, so a user flooding the world-connectable
+ * RECD_SOCKET_PATH cannot make the registration queue behind the flood. When it
+ * does not exist or nobody listens (recd stopped, an older recd), the public
+ * socket is used, within the same budget.
+ *
  * JSON strings: '"' and '\\' are escaped, control characters (< 0x20) become
  * \u00XX, valid UTF-8 passes through, and each byte that does not start a
  * valid UTF-8 sequence (overlongs, surrogates, > U+10FFFF, truncations) becomes
@@ -94,6 +101,7 @@ static int real_lookup(const char *name, uid_t uid, struct passwd *pw, char *buf
  * string either way. An unset item is sent as "".
  */
 #define RECD_SOCKET_PATH "/run/recd/recd.sock"
+#define RECD_ROOT_SOCKET_PATH "/run/recd/root.sock"
 #define RECD_REG_BUDGET_MS 250
 #define RECD_REG_MAX (64u << 10)   /* bound on the frame we build */
 #define RECD_REPLY_MAX 4096        /* a longer answer is not ours */
@@ -274,6 +282,59 @@ static int recv_full(int fd, char *p, size_t n, const struct timespec *start)
 }
 
 /*
+ * Connects a non-blocking socket to path within the budget. The socket, or -1
+ * with errno set and *stage naming the step that failed.
+ */
+static int recd_connect(const char *path, const struct timespec *start, const char **stage)
+{
+	*stage = "socket";
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	size_t pl = strlen(path);
+	if (pl >= sizeof sa.sun_path) {
+		close(fd);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, path, pl + 1);
+	*stage = "connect";
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+			return fd;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) { /* backlog full: retry briefly within the budget */
+			if (ms_left(start) <= 0) {
+				errno = ETIMEDOUT;
+				break;
+			}
+			poll(NULL, 0, 5);
+			continue;
+		}
+		if (errno != EINPROGRESS)
+			break;
+		int err = 0;
+		socklen_t el = sizeof err;
+		if (wait_fd(fd, POLLOUT, start) ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el))
+			break;
+		if (err) {
+			errno = err;
+			break;
+		}
+		return fd;
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/*
  * Sends one frame (body = type byte and JSON) and reads the answer's body into
  * reply (NUL-terminated). 0 on success; -1 with errno set and *stage naming
  * the step that failed.
@@ -283,41 +344,17 @@ static int recd_exchange(const char *body, size_t n, char *reply, size_t cap, co
 	struct timespec start;
 	if (clock_gettime(CLOCK_MONOTONIC, &start))
 		return *stage = "clock", -1;
-	*stage = "socket";
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = -1;
+	if (geteuid() == 0) {
+		fd = recd_connect(RECD_ROOT_SOCKET_PATH, &start, stage);
+		/* Not there, nobody listening, or not allowed: the public socket. */
+		if (fd < 0 && errno != ENOENT && errno != ECONNREFUSED && errno != EACCES && errno != EPERM)
+			return -1;
+	}
+	if (fd < 0)
+		fd = recd_connect(RECD_SOCKET_PATH, &start, stage);
 	if (fd < 0)
 		return -1;
-	struct sockaddr_un sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, RECD_SOCKET_PATH, sizeof RECD_SOCKET_PATH);
-	*stage = "connect";
-	for (;;) {
-		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN) { /* backlog full: retry briefly within the budget */
-			if (ms_left(&start) <= 0) {
-				errno = ETIMEDOUT;
-				goto fail;
-			}
-			poll(NULL, 0, 5);
-			continue;
-		}
-		if (errno != EINPROGRESS)
-			goto fail;
-		int err = 0;
-		socklen_t el = sizeof err;
-		if (wait_fd(fd, POLLOUT, &start) ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el))
-			goto fail;
-		if (err) {
-			errno = err;
-			goto fail;
-		}
-		break;
-	}
 	*stage = "send";
 	unsigned char hdr[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
 				(unsigned char)(n >> 8), (unsigned char)n};

@@ -134,6 +134,10 @@ func (e *Editor) read() ([]byte, bool, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, false, fmt.Errorf("editing %s: not a regular file (a symlink or other); edit its target by hand", e.Path)
 	}
+	// A file others can change is refused by activation; an edit would keep its mode.
+	if err := config.CheckTrusted(e.Path); err != nil {
+		return nil, false, fmt.Errorf("editing %s: %w", e.Path, err)
+	}
 	data, err := os.ReadFile(e.Path)
 	if err != nil {
 		return nil, false, fmt.Errorf("editing %s: %w", e.Path, err)

@@ -31,6 +31,15 @@ func lockDir(dir string) (func(), error) {
 	return func() { syscall.Close(fd) }, nil
 }
 
+// tempName returns a fresh, random temporary name next to path (replaced in tests).
+var tempName = func(path string) (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"."+hex.EncodeToString(b[:])+".tmp"), nil
+}
+
 // writeAtomic replaces path with data: a new file in the same directory,
 // created exclusively (a planted file or symlink is never followed), with
 // the original's mode and owner, synced, renamed over path, and the
@@ -52,11 +61,9 @@ func writeAtomic(path string, data []byte, exists bool) (err error) {
 	var f *os.File
 	var tmp string
 	for i := 0; ; i++ {
-		var b [8]byte
-		if _, err := rand.Read(b[:]); err != nil {
+		if tmp, err = tempName(path); err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)
 		}
-		tmp = filepath.Join(dir, "."+filepath.Base(path)+"."+hex.EncodeToString(b[:])+".tmp")
 		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 		if err == nil {
 			break

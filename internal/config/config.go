@@ -158,9 +158,15 @@ func Parse(name string, data []byte) (*Config, error) {
 // Missing set); a missing dropinDir is fine. All problems in all files are
 // returned, joined.
 func Load(mainPath, dropinDir string) (*Config, error) {
-	data, err := os.ReadFile(mainPath)
+	// Only files no one but root can change are read (trust.go).
+	if err := checkDir(dirOf(mainPath)); err != nil {
+		return nil, err
+	}
+	data, err := readTrusted(mainPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		data = nil
+	} else if ce := (*Error)(nil); errors.As(err, &ce) {
+		return nil, err
 	} else if err != nil {
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
@@ -182,13 +188,21 @@ func LoadWithMain(mainPath string, mainData []byte, exists bool, dropinDir strin
 		}
 	}
 	c.Files = append(c.Files, File{Path: mainPath, Missing: !exists})
+	if dropinDir != "" {
+		if err := checkDir(dropinDir); err != nil {
+			return nil, errors.Join(append(errs, err)...)
+		}
+	}
 	dropins, err := Dropins(dropinDir)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range dropins {
-		data, err := os.ReadFile(p)
-		if err != nil {
+		data, err := readTrusted(p)
+		if ce := (*Error)(nil); errors.As(err, &ce) {
+			errs = append(errs, err)
+			continue
+		} else if err != nil {
 			errs = append(errs, fmt.Errorf("reading configuration drop-in: %w", err))
 			continue
 		}

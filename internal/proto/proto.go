@@ -104,6 +104,8 @@ type Request struct {
 	Record *RecordOpen `json:"record,omitempty"`
 	// Close ends a recording (OpRecordClose).
 	Close *RecordClose `json:"close,omitempty"`
+	// Watch names the recording to watch (OpWatch; see watch.go).
+	Watch *WatchRequest `json:"watch,omitempty"`
 }
 
 // Operations pam_recd sends.

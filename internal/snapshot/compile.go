@@ -2,6 +2,8 @@ package snapshot
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -242,7 +244,8 @@ func readStamped(path string) ([]byte, Stamp, error) {
 }
 
 // Write replaces the snapshot at path atomically: it writes a temporary file
-// in the same directory (O_EXCL|O_NOFOLLOW, mode 0644), syncs it, renames it
+// with a random name in the same directory (O_EXCL|O_NOFOLLOW, so nothing planted
+// there is followed or reused; mode 0644), syncs it, renames it
 // over path and syncs the directory. The old snapshot stays in place on error.
 func Write(path string, s *Snapshot) error {
 	data, err := Encode(s)
@@ -256,12 +259,17 @@ func Write(path string, s *Snapshot) error {
 	var f *os.File
 	var tmp string
 	for try := 0; ; try++ {
-		tmp = filepath.Join(dir, fmt.Sprintf(".%s.tmp-%d-%d", base, os.Getpid(), try))
+		// A random name: a name others can predict is one they can plant something at
+		// (O_EXCL|O_NOFOLLOW refuses to follow it, but a planted name per try could
+		// make every try fail).
+		if tmp, err = tempName(dir, base); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
 		f, err = openExcl(tmp)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, os.ErrExist) || try > 100 {
+		if !errors.Is(err, os.ErrExist) || try >= 10 {
 			return fmt.Errorf("snapshot: create %s: %w", tmp, err)
 		}
 	}
@@ -296,6 +304,15 @@ func Write(path string, s *Snapshot) error {
 		return fmt.Errorf("snapshot: sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// tempName returns a fresh temporary name next to the snapshot (replaced in tests).
+var tempName = func(dir, base string) (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(b[:])), nil
 }
 
 // Read reads and decodes the snapshot at path.

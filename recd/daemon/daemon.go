@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"os"
@@ -25,6 +24,7 @@ import (
 	sdaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/recd-dev/recd/internal/config"
+	"github.com/recd-dev/recd/internal/policy"
 	"github.com/recd-dev/recd/internal/proto"
 	"github.com/recd-dev/recd/recd/journalwriter"
 )
@@ -51,6 +51,9 @@ type Options struct {
 	Debounce time.Duration
 	// Recorder returns the [recorder] settings in force (nil: the defaults).
 	Recorder func() config.Recorder
+	// Directory is the user and group database that decides who is in the [access]
+	// auditors group (nil: /etc/passwd and /etc/group).
+	Directory policy.Directory
 	// EventsToJournalOnly sends recd's structured events (logins, logouts, refusals) only
 	// to the journal, not also to Log: set under systemd, where Log (stderr) is the
 	// journal already.
@@ -92,6 +95,8 @@ type Daemon struct {
 	credOf      func(c *net.UnixConn) (*syscall.Ucred, error)
 	// crashStop makes the stop skip flushing (tests simulate kill -9).
 	crashStop bool
+	// guard limits connections per uid and logs abuse (limits.go).
+	guard *guard
 }
 
 // New returns a daemon; Run starts it.
@@ -114,6 +119,7 @@ func New(opts Options) *Daemon {
 		gracePeriod: opts.GracePeriod, quit: make(chan struct{}), resumeSem: make(chan struct{}, maxResumeReads),
 		proc: readProc, lookupName: lookupName, credOf: peerCred}
 	d.readJournal = d.systemReadJournal
+	d.guard = newGuard(opts.Log.Printf)
 	if id, err := readBootID(); err == nil {
 		d.bootID = id
 	} else {
@@ -165,6 +171,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		w.close()
 		return err
 	}
+	stopRoot := d.startRootLane() // root.sock: pam_recd's own lane (rootsock.go)
 	d.startWriter()
 	go d.fqdn.get() // look the host name up before the first recording needs it
 	errc := make(chan error, 2)
@@ -180,6 +187,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	_, _ = sdaemon.SdNotify(false, sdaemon.SdNotifyStopping)
 	ln.Close()
+	stopRoot()
 	w.close()
 	d.stopRecordings()
 	return err
@@ -257,8 +265,8 @@ func (d *Daemon) listen() (net.Listener, error) {
 		return lns[0], nil
 	}
 	path := d.opts.SocketPath
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	if err := ensureSocketDir(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
 		c.Close()
@@ -287,7 +295,7 @@ func (d *Daemon) serve(ln net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			d.opts.Log.Printf("accept: %v", err)
+			d.acceptFailed(err) // once a minute at most, with a count
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
@@ -303,18 +311,27 @@ func (d *Daemon) handle(c *net.UnixConn) {
 		d.opts.Log.Printf("refusing a connection: %v", err)
 		return
 	}
+	slot := d.admitConn(c, cred) // per-uid limits (limits.go)
+	if slot == nil {
+		return
+	}
+	defer slot.release()
 	for {
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		var req proto.Request
-		if err := proto.ReadJSON(c, &req); err != nil {
-			if !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, io.EOF) {
-				_ = proto.WriteJSON(c, proto.Response{Error: "bad request: " + err.Error()})
-			}
+		if !d.readRequest(c, slot, &req) { // requestTimeout; bad frames answered, abuse counted
 			return
 		}
 		if req.Op == proto.OpRecordOpen {
 			// The connection becomes a recording stream: no idle deadline from here on.
+			if !slot.toRecording() {
+				return
+			}
 			d.serveRecording(c, cred, req)
+			return
+		}
+		if req.Op == proto.OpWatch {
+			// The connection becomes a read-only live view (livewatch.go).
+			d.serveWatch(c, cred, req)
 			return
 		}
 		if err := proto.WriteJSON(c, d.answer(cred, req)); err != nil {
@@ -341,7 +358,7 @@ func (d *Daemon) answer(cred *syscall.Ucred, req proto.Request) proto.Response {
 	case proto.OpSessionOpen, proto.OpSessionClose:
 		return d.session(cred, req)
 	case proto.OpSessions:
-		return proto.Response{OK: true, Recordings: d.recordingsFor(cred.Uid)}
+		return d.answerSessions(cred) // all for root and auditors (livewatch.go)
 	default:
 		return proto.Response{Error: fmt.Sprintf("unknown operation %q", req.Op)}
 	}

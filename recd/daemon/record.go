@@ -242,6 +242,8 @@ type recording struct {
 	acked     uint64
 	confKick  chan struct{}
 	connected bool
+	// live is the live view: recent output and watchers (livewatch.go).
+	live *fanout
 
 	// Owned by run.
 	enc         *tlog.Encoder
@@ -276,7 +278,7 @@ func (d *Daemon) newRecording(rec string, uid uint32, user string, recorder proc
 		open: open, cfg: cfg, started: time.Now(),
 		in: make(chan connMsg), attachC: make(chan attachReq), noteC: make(chan struct{}, 1),
 		quit: d.quit, done: make(chan struct{}), confKick: make(chan struct{}, 1),
-		chain: chain.Seed(rec), nextSeq: 1,
+		chain: chain.Seed(rec), nextSeq: 1, live: newFanout(open.Window),
 	}
 	r.header = tlog.Header{Host: d.fqdn.get(), Rec: rec, User: user, Term: open.Term, Session: audit}
 	r.enc = tlog.NewEncoder(r.header, tlog.EncoderOptions{Payload: cfg.Payload, StartUnixMicro: open.StartUnixMicro})
@@ -420,7 +422,10 @@ func (r *recording) attach(a attachReq) bool {
 			a.reply <- false
 			return false
 		}
-		grant.ResumeSeq = r.nextSeq
+		// Until event nextSeq arrives, a recording resumed from the journal may stand
+		// inside it (the journal holds its first resumeSkip bytes): a recorder that did
+		// not get the first grant (it gave up while recd read the journal) must skip them.
+		grant.ResumeSeq, grant.ResumeSkip = r.nextSeq, r.resumeSkip
 	}
 	if a.lost > 0 {
 		r.lostNote(a.lost)
@@ -451,6 +456,7 @@ func (r *recording) resumeFrom(firstUnacked uint64) (uint64, uint32) {
 	seq, skip := r.nextSeq, r.resumeSkip
 	if firstUnacked > seq {
 		seq, skip = firstUnacked, 0
+		r.resumeSkip = 0
 		if r.hasResume {
 			r.enc.Resume(r.resumeID, r.resumeOrigin, r.resumeLast, r.resumeWindow, tlog.Position{Seq: seq})
 		}
@@ -470,9 +476,11 @@ func (r *recording) events(evs []proto.Event) {
 			r.truncated = true
 		}
 		r.nextSeq, r.lastSeq = ev.Seq+1, ev.Seq
+		r.resumeSkip = 0 // the skip was for the event the resume named, now past
 		if ev.Micros > r.lastMicros {
 			r.lastMicros = ev.Micros
 		}
+		r.live.add(ev, &r.cfg) // to watchers at once, never waiting for them
 		switch ev.Kind {
 		case proto.EventOutput, proto.EventStderr:
 			if r.cfg.LogOutput {
@@ -822,6 +830,7 @@ func (r *recording) finish(rc *recConn, c *proto.RecordClose) {
 		reason = "exit"
 	}
 	r.writeClose(status, reason, c)
+	r.live.end(status, reason)
 	r.waitWritten(24 * time.Hour) // until the journal has it, or recd stops
 	r.d.recs.release(r)           // the recording is over once the recorder hears so
 	_ = rc.respond(proto.Response{OK: true})
@@ -834,6 +843,7 @@ func (r *recording) abort(reason string) {
 	r.writeNotes()
 	r.write(r.enc.Cut(), true)
 	r.writeClose("aborted", reason, nil)
+	r.live.end("aborted", reason)
 	r.detach()
 	r.d.recordingClosed(r, "aborted")
 }
@@ -871,6 +881,7 @@ func (r *recording) stop() {
 		r.writeNotes()
 		r.write(r.enc.Flush(), true)
 	}
+	r.live.end(proto.WatchStopped, "recd is stopping; the recording goes on with the next recd")
 	r.detach()
 }
 

@@ -88,7 +88,9 @@ func (d *Daemon) admit(cred *syscall.Ucred, open *proto.RecordOpen, rc *recConn)
 	// (root is never refused), else an error, with which the recorder lets the session
 	// run unrecorded.
 	cannot := func(reason string) (*recording, attachReq, proto.Response) {
-		d.refusedEvent(user, cred.Uid, cred.Pid, reason)
+		if cred.Uid == 0 || d.guard.firstAbuse(cred, abuseRecordingRefused) { // a client's repeats are summed up
+			d.refusedEvent(user, cred.Uid, cred.Pid, reason)
+		}
 		// A session already being recorded is never refused on a resume: the recorder
 		// keeps buffering and tries again.
 		if cfg.OnUnavailable == config.UnavailableDeny && cred.Uid != 0 && open.Resume == nil {
@@ -161,7 +163,9 @@ func (d *Daemon) admitResume(cred *syscall.Ucred, user string, cfg config.Record
 	var none attachReq
 	res := open.Resume
 	refuse := func(why string) (*recording, attachReq, proto.Response) {
-		d.refusedEvent(user, cred.Uid, cred.Pid, why)
+		if d.guard.firstAbuse(cred, abuseForeignRecording) { // the rest is summed up (abuse.go)
+			d.refusedEvent(user, cred.Uid, cred.Pid, why)
+		}
 		return nil, none, proto.Response{Error: errOwnRecording}
 	}
 	// The recording ID names the recorder process (boot, PID, start time): only that
@@ -179,7 +183,13 @@ func (d *Daemon) admitResume(cred *syscall.Ucred, user string, cfg config.Record
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), resumeReadTimeout)
 	defer cancel()
-	// Journal reads run journalctl: a few at a time, however many recorders come back.
+	// Journal reads run journalctl: a few at a time, however many recorders come back, and
+	// one at a time per user other than root, so that no user holds every turn.
+	endTurn, err := d.guard.resumeTurn(ctx, cred.Uid)
+	if err != nil {
+		return nil, none, proto.Response{Error: "recd is busy reading recordings back from the journal; try again"}
+	}
+	defer endTurn()
 	select {
 	case d.resumeSem <- struct{}{}:
 	case <-ctx.Done():

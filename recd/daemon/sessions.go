@@ -20,6 +20,22 @@ import (
 // pruned first, so it is only reached by a flood from root.
 const maxSessions = 1 << 16
 
+// maxSessionsPerUID bounds the sessions a client other than root can register (only its
+// own logins: pam_recd in a program that does not run as root), so that no user can fill
+// the table that root's registrations go into.
+const maxSessionsPerUID = 64
+
+// countUID counts the sessions registered by clients of uid. The caller holds s.mu.
+func (s *sessions) countUID(uid uint32) int {
+	n := 0
+	for _, o := range s.open {
+		if o.uid == uid {
+			n++
+		}
+	}
+	return n
+}
+
 // sessionKey identifies one PAM session: the process that opened it (from SO_PEERCRED) and
 // what it said about it. pam_recd opens and closes a session from the same process and
 // handle, so both requests carry the same key.
@@ -161,8 +177,10 @@ func (d *Daemon) session(cred *syscall.Ucred, req proto.Request) proto.Response 
 	if cred.Uid != 0 {
 		uid, err := d.lookupUID(req.User)
 		if err != nil || uid != cred.Uid {
-			d.opts.Log.Printf("refused %s for user=%s from pid=%d uid=%d: not root and not that user",
-				req.Op, logValue(req.User), cred.Pid, cred.Uid)
+			if d.guard.firstAbuse(cred, abuseForeignSession) { // the rest is summed up (abuse.go)
+				d.opts.Log.Printf("refused %s for user=%s from pid=%d uid=%d: not root and not that user",
+					req.Op, logValue(req.User), cred.Pid, cred.Uid)
+			}
 			return proto.Response{Error: fmt.Sprintf("%s for %s refused: you are uid %d, not root or that user",
 				req.Op, req.User, cred.Uid)}
 		}
@@ -220,6 +238,9 @@ func (s *sessions) update(op string, key sessionKey, o session) (logoutInfo, pro
 		}
 		if len(s.open) >= maxSessions {
 			return logoutInfo{}, proto.Response{Error: fmt.Sprintf("too many open sessions (%d)", len(s.open))}
+		}
+		if _, known := s.open[key]; !known && o.uid != 0 && s.countUID(o.uid) >= maxSessionsPerUID {
+			return logoutInfo{}, proto.Response{Error: fmt.Sprintf("uid %d has %d sessions registered, the most recd keeps for a user other than root", o.uid, maxSessionsPerUID)}
 		}
 		s.open[key] = o
 	case proto.OpSessionClose:

@@ -5,8 +5,10 @@
 //	recdclient claim REC     resume someone else's recording REC
 //	recdclient open          open a recording of one's own and send one output event
 //
-// It prints recd's answer as JSON on stdout and exits 0 when recd refused, 1 when recd
-// granted, 2 on a transport error.
+// For these two it prints recd's answer as JSON on stdout and exits 0 when recd refused,
+// 1 when recd granted, 2 on a transport error. attack.go has the floods, slow-loris,
+// malformed and oversized frames, claims of other users' logins, and the benchmark of a
+// legitimate pam_recd registration that the hostile-client tests measure under attack.
 package main
 
 import (
@@ -21,8 +23,11 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: recdclient claim REC | open")
+		fmt.Fprintln(os.Stderr, "usage: recdclient claim REC | open | flood N DUR | slowloris M DUR | malformed N | oversized N | claim-session USER N | status | pam-bench N USER")
 		os.Exit(2)
+	}
+	if _, ok := attacks[os.Args[1]]; ok {
+		runAttack(os.Args[1], os.Args[2:])
 	}
 	c, err := net.DialTimeout("unix", proto.SocketPath, 2*time.Second)
 	if err != nil {
