@@ -144,7 +144,9 @@ func init() {
 		command{name: "export", args: "ID --format asciicast|text|tlog [-o FILE] [--lax] [--file PATH]... [--directory DIR]",
 			summary: "write a recording as asciicast v2, plain text or tlog JSON lines", help: exportHelp, run: (*App).cmdExport, setup: exportSetup, anyUser: true},
 		command{name: "verify", args: "ID... [--file PATH]... [--directory DIR]",
-			summary: "check that recordings are whole and authentic (hash chain, ids, close entry)", help: verifyHelp, run: (*App).cmdVerify, setup: sourceFlags, anyUser: true})
+			summary: "check that recordings are whole and authentic (hash chain, ids, close entry)", help: verifyHelp, run: (*App).cmdVerify, setup: sourceFlags, anyUser: true},
+		command{name: "sessions", args: "[--json]", summary: "list the sessions being recorded now, from recd", help: sessionsHelp, run: (*App).cmdSessions, setup: sessionsSetup, anyUser: true},
+		command{name: "watch", args: "ID [--raw]", summary: "watch a session being recorded, live and read-only", help: watchHelp, run: (*App).cmdWatch, setup: watchSetup, anyUser: true})
 	commands = append(commands, enableCommand, disableCommand, doctorCommand)
 }
 
@@ -152,8 +154,9 @@ func (a *App) usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: recctl [--config PATH] [--conf-dir DIR] COMMAND [ARGS...]
 
 recctl manages recd, which records the terminal sessions of chosen users.
-Every command must be run as root, except list, play, export and verify, which
-show any user their own recordings (and auditors everyone's).
+Every command must be run as root, except list, play, export, verify and
+sessions, which show any user their own recordings (and auditors everyone's),
+and watch, which is for root and auditors.
 
 Commands:
 `)
