@@ -123,6 +123,13 @@ func (l *link) run(c net.Conn) {
 			}
 			if err != nil {
 				l.logf("recd-session: reconnecting: %v", err)
+				if r := (*refusal)(nil); errors.As(err, &r) {
+					// recd answered ("try again": it is reading the recording back from
+					// the journal, after a restart under load that can take minutes): it
+					// works on it, so finish waits on, up to CloseMax, instead of giving
+					// up after CloseTimeout as it does when recd is gone or silent.
+					l.progress.Store(time.Now().UnixNano())
+				}
 				t := time.NewTimer(backoff)
 				select {
 				case <-t.C:
@@ -154,6 +161,7 @@ func (l *link) setConn(c net.Conn) {
 	l.mu.Lock()
 	l.conn = c
 	l.mu.Unlock()
+	l.q.setConnected(c != nil)
 	select {
 	case <-l.abortCh:
 		if c != nil {

@@ -43,8 +43,17 @@ type queue struct {
 	lost     uint64 // bytes dropped and not yet reported by an EventLost
 	lostAll  uint64 // all bytes ever dropped
 	noWait   bool   // shutting down: adds never block
-	off      bool   // recording abandoned: adds are discarded
-	finished bool   // no more events will be added
+
+	// connected is true while a connection to recd is open; progress is when recd last
+	// acknowledged (or the connection opened). While recd is there and keeps acknowledging,
+	// a full buffer holds the output relay back instead of dropping output: a burst larger
+	// than the buffer slows the terminal to the pace of the recording rather than losing
+	// what the user saw. Only when recd is away, or stalls for stallLimit, is output dropped
+	// (and the loss recorded), so a stopped recd never freezes a login.
+	connected bool
+	progress  time.Time
+	off       bool // recording abandoned: adds are discarded
+	finished  bool // no more events will be added
 
 	kick chan struct{} // wakes the link (cap 1)
 }
@@ -141,6 +150,11 @@ func (q *queue) add(kind proto.EventKind, d []byte, throttle bool) {
 		if q.off {
 			return
 		}
+	} else if throttle && !q.fits(cost, limit) && q.connected && !q.noWait {
+		q.waitForRecdLocked(cost, limit)
+		if q.off {
+			return
+		}
 	}
 	if q.dropping || !q.fits(cost, limit) {
 		// One gap, not a sieve: once full, everything is dropped until recd has
@@ -224,6 +238,7 @@ func (q *queue) ack(next uint64) bool {
 	if q.dropLocked(next) == 0 {
 		return false
 	}
+	q.progress = time.Now()
 	if !q.finished {
 		q.reportLostLocked(false)
 	}
@@ -320,6 +335,45 @@ func (q *queue) lastSeq() uint64 {
 }
 
 // setNoWait stops adds from blocking from now on (the session is ending).
+// stallLimit is how long the output relay waits for a connected recd that acknowledges
+// nothing before the queue falls back to dropping (and recording the loss).
+const stallLimit = 2 * time.Second
+
+// waitForRecdLocked holds the output relay while the buffer is full, recd is connected and
+// it acknowledged something within stallLimit. q.mu is held.
+func (q *queue) waitForRecdLocked(cost, limit int64) {
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // cond has no timeout: re-check the stall every 100 ms
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				q.mu.Lock()
+				q.space.Broadcast()
+				q.mu.Unlock()
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for !q.fits(cost, limit) && q.connected && !q.noWait && !q.off && time.Since(q.progress) < stallLimit {
+		q.space.Wait()
+	}
+}
+
+// setConnected tells the queue whether a connection to recd is open.
+func (q *queue) setConnected(c bool) {
+	q.mu.Lock()
+	q.connected = c
+	if c {
+		q.progress = time.Now()
+	}
+	q.space.Broadcast()
+	q.mu.Unlock()
+}
+
 func (q *queue) setNoWait() {
 	q.mu.Lock()
 	q.noWait = true

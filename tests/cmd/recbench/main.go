@@ -60,7 +60,7 @@ func bench(t testhost.T) {
 	h.WriteFile("/etc/nsswitch.conf", []byte("passwd: recd files\n"+nss), 0o644)
 	su := string(h.ReadFile("/etc/pam.d/su"))
 	h.WriteFile("/etc/pam.d/su", []byte(su+"\nsession optional pam_recd.so\n"), 0o644)
-	h.WriteFile("/etc/recd/recd.conf", []byte("[session_recording]\nscope = some\nusers = alice\n[recorder]\nrecorder = builtin\n"), 0o644)
+	h.WriteFile("/etc/recd/recd.conf", []byte("[session_recording]\nscope = some\nusers = alice\n[recorder]\nrecorder = builtin\n"+os.Getenv("RECBENCH_RECORDER")+"\n"), 0o644)
 	h.MustRun(t, "recctl", "reload")
 	h.Start("recd", "/usr/sbin/recd")
 	deadline := time.Now().Add(10 * time.Second)
