@@ -35,12 +35,34 @@ const (
 type recTable struct {
 	mu    sync.Mutex
 	byRec map[string]*recording
+	// reading holds the recordings being read back from the journal for a resume.
+	reading map[string]bool
 }
 
 // errOpen is returned by claim for a recording ID that is already in the table.
 var errOpen = errors.New("recording is already open")
 
-func newRecTable() *recTable { return &recTable{byRec: map[string]*recording{}} }
+func newRecTable() *recTable {
+	return &recTable{byRec: map[string]*recording{}, reading: map[string]bool{}}
+}
+
+// startRead marks rec as being read back from the journal; false if it already is.
+func (t *recTable) startRead(rec string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.reading[rec] {
+		return false
+	}
+	t.reading[rec] = true
+	return true
+}
+
+// endRead ends what startRead began.
+func (t *recTable) endRead(rec string) {
+	t.mu.Lock()
+	delete(t.reading, rec)
+	t.mu.Unlock()
+}
 
 // outerOf returns the recording a recorder with audit session audit and the given
 // ancestors runs inside, nil if none. The caller holds t.mu.

@@ -138,6 +138,15 @@ func (d *Daemon) admit(cred *syscall.Ucred, open *proto.RecordOpen, rc *recConn)
 	}
 	r := d.newRecording(rec, cred.Uid, user, me, audit, login, *open, cfg)
 	outer, err := d.recs.claim(r, anc, true)
+	if errors.Is(err, errOpen) {
+		// The recording ID names this very recorder process: it is trying its first open
+		// again, having given up waiting for the answer (OpenTimeout) while recd, busy,
+		// answered late. It gets the recording it opened; refusing it would leave the
+		// session unrecorded and the recording never closed.
+		if cur := d.recs.get(rec); cur != nil && cur.uid == cred.Uid && cur.recorder == me {
+			return cur, attachReq{rc: rc, kind: attachMemory, reply: make(chan bool, 1)}, proto.Response{}
+		}
+	}
 	if err != nil {
 		return cannot(err.Error())
 	}
@@ -181,6 +190,16 @@ func (d *Daemon) admitResume(cred *syscall.Ucred, user string, cfg config.Record
 		a.kind = attachMemory
 		return r, a, proto.Response{}
 	}
+	// One journal read per recording. A recorder waits OpenTimeout (2 s) for its answer
+	// and then tries again on a new connection, and after a crash of recd, when every
+	// recorder comes back at once, a read can wait and take much longer than that: a
+	// retry must not queue another read of the same recording (each would hold a turn
+	// for a client long gone, and the storm would feed itself). It is told at once to try
+	// again; the read goes on, and a later try finds the recording in memory.
+	if !d.recs.startRead(rec) {
+		return nil, none, proto.Response{Error: "recd is reading this recording back from the journal; try again"}
+	}
+	defer d.recs.endRead(rec)
 	ctx, cancel := context.WithTimeout(context.Background(), resumeReadTimeout)
 	defer cancel()
 	// Journal reads run journalctl: a few at a time, however many recorders come back, and

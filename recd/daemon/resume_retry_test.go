@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/recd-dev/recd/internal/proto"
+	"github.com/recd-dev/recd/recd/journalwriter/fakejournal"
 )
 
 // A resume whose grant the recorder never read (it gave up after its open timeout while
@@ -58,5 +59,94 @@ func TestResumeRetriedAfterGivingUp(t *testing.T) {
 	}
 	if out, _ := verify(t, h.j, g.Rec); !bytes.Equal(out, s.out.Bytes()) {
 		t.Fatalf("replayed output\n%q\nwant\n%q", out, s.out.Bytes())
+	}
+}
+
+// While a recording is being read back from the journal for one connection of its
+// recorder, another resume of it is answered at once with "try again": it does not queue
+// a second read (after a crash under load, recorders retry every few seconds while each
+// read waits its turn; duplicate reads fed the storm). Once the read is done, the next
+// try is attached to the recording in memory.
+func TestResumeWhileReadInFlight(t *testing.T) {
+	h := newHarness(t)
+	h.start()
+	h.procs.add(2261, 1)
+	c := h.dial(2261, 1001)
+	g := c.open(ttyOpen()).Record
+	s := newStream()
+	c.send(s.output("before the crash\r\n"))
+	c.waitAck(s.next, 10*time.Second)
+	h.stopWith(true)
+	<-c.readDone
+	s.drop(c.acked())
+
+	d := h.start()
+	o := ttyOpen()
+	o.Resume = &proto.Resume{Rec: g.Rec, FirstUnacked: s.next}
+	d.recs.startRead(g.Rec) // another connection's read, in flight
+	start := time.Now()
+	resp := h.dial(2261, 1001).request(proto.Request{Op: proto.OpRecordOpen, Record: &o})
+	if resp.Record != nil || !strings.Contains(resp.Error, "try again") {
+		t.Fatalf("resume during a read in flight: %+v", resp)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the answer took %v", d)
+	}
+	d.recs.endRead(g.Rec)
+	c2 := h.dial(2261, 1001)
+	resp = c2.open(o)
+	if !resp.OK || resp.Record == nil || resp.Record.Rec != g.Rec {
+		t.Fatalf("resume after the read: %+v", resp)
+	}
+	c2.send(s.output("after\r\n"))
+	if !c2.close(proto.RecordClose{LastSeq: s.next - 1}).OK {
+		t.Fatal("close failed")
+	}
+	if out, _ := verify(t, h.j, g.Rec); !bytes.Equal(out, s.out.Bytes()) {
+		t.Fatalf("replayed %q, want %q", out, s.out.Bytes())
+	}
+}
+
+// A recorder whose first open recd answered too late (it gave up after OpenTimeout: recd
+// was busy, its journal writer full) opens again, with the same recording ID: it gets
+// the recording it opened, not a refusal that would leave its session unrecorded and
+// the recording without a close entry. (Found by the load test's chaos run.)
+func TestFirstOpenRetried(t *testing.T) {
+	h := newHarness(t)
+	h.start()
+	h.procs.add(2271, 1)
+	c1 := h.dial(2271, 1001)
+	o := ttyOpen()
+	if err := proto.WriteJSON(c1.c, proto.Request{Op: proto.OpRecordOpen, Record: &o}); err != nil {
+		t.Fatal(err)
+	}
+	c1.c.Close() // gave up waiting
+	var rec string
+	waitEntries(t, h.j, "the open entry", func(es []fakejournal.Entry) bool {
+		for _, e := range es {
+			if v, _ := e.Get("RECD_EVENT"); string(v) == "open" {
+				r, _ := e.Get("RECD_REC")
+				rec = string(r)
+				return true
+			}
+		}
+		return false
+	})
+	c2 := h.dial(2271, 1001)
+	resp := c2.open(o)
+	if !resp.OK || resp.Record == nil || resp.Record.Rec != rec {
+		t.Fatalf("second first-open: %+v (recording %s)", resp, rec)
+	}
+	s := newStream()
+	c2.send(s.output("recorded after all\r\n"))
+	if !c2.close(proto.RecordClose{LastSeq: s.next - 1}).OK {
+		t.Fatal("close failed")
+	}
+	out, es := verify(t, h.j, rec)
+	if !bytes.Equal(out, s.out.Bytes()) {
+		t.Fatalf("replayed %q", out)
+	}
+	if ev := events(es); count(ev, "open") != 1 || ev[len(ev)-1] != "close" {
+		t.Fatalf("entries %v", ev)
 	}
 }
