@@ -44,6 +44,13 @@ type queue struct {
 	lostAll  uint64 // all bytes ever dropped
 	noWait   bool   // shutting down: adds never block
 
+	// skipSeq and skipped: the first skipped bytes of event skipSeq (evs[0]) were dropped
+	// by a resume, the journal having them. A resume's skip counts from the event's
+	// first byte, so a second resume at the same point (recd restarted again before it
+	// wrote more of the event) must not drop them a second time.
+	skipSeq uint64
+	skipped int
+
 	// connected is true while a connection to recd is open; progress is when recd last
 	// acknowledged (or the connection opened). While recd is there and keeps acknowledging,
 	// a full buffer holds the output relay back instead of dropping output: a burst larger
@@ -260,10 +267,16 @@ func (q *queue) resume(seq uint64, skip uint32) {
 	if len(q.evs) > 0 && q.evs[0].Seq == seq && skip > 0 {
 		switch q.evs[0].Kind {
 		case proto.EventOutput, proto.EventStderr, proto.EventInput:
-			n := min(int(skip), len(q.evs[0].Data))
-			old := cap(q.evs[0].Data)
-			q.evs[0].Data = q.evs[0].Data[n:]
-			q.held -= int64(old - cap(q.evs[0].Data))
+			if q.skipSeq != seq {
+				q.skipSeq, q.skipped = seq, 0
+			}
+			n := min(int(skip)-q.skipped, len(q.evs[0].Data))
+			if n > 0 {
+				old := cap(q.evs[0].Data)
+				q.evs[0].Data = q.evs[0].Data[n:]
+				q.held -= int64(old - cap(q.evs[0].Data))
+				q.skipped += n
+			}
 		}
 	}
 	q.recountLocked()
