@@ -173,7 +173,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	stopRoot := d.startRootLane() // root.sock: pam_recd's own lane (rootsock.go)
 	d.startWriter()
-	go d.fqdn.get() // look the host name up before the first recording needs it
+	d.sweepOrphans() // recordings a crash left open (orphans.go)
+	go d.fqdn.get()  // look the host name up before the first recording needs it
 	errc := make(chan error, 2)
 	go func() { errc <- d.watchLoop(w) }()
 	go func() { errc <- d.serve(ln) }()
