@@ -125,9 +125,15 @@ func hasRecdFields(e journal.Entry) bool {
 // GenuineRecd reports whether e was written by recd's journal writer for recording id:
 // RECD_REC=id with the trusted fields journald sets for recd's writer (_UID=0,
 // _COMM=tlog-rec-sessio). A user can put any RECD_ or TLOG_ field in an entry of their
-// own, but not those trusted fields.
+// own, but not those trusted fields. journald reads _COMM and _EXE from /proc when it
+// processes an entry: an entry it processed after the writer died (recd killed while
+// journald was behind) has _UID=0 and neither of them, and is genuine too; an entry
+// naming another program is not.
 func GenuineRecd(e journal.Entry, id string) bool {
-	return e.Get(FieldRec) == id && len(e[FieldRec]) == 1 && e.Get(FieldUID) == TrustedUID && e.Get(FieldComm) == RecorderComm
+	if e.Get(FieldRec) != id || len(e[FieldRec]) != 1 || e.Get(FieldUID) != TrustedUID {
+		return false
+	}
+	return e.Get(FieldComm) == RecorderComm || !e.Has(FieldComm) && !e.Has("_EXE")
 }
 
 // GenuineTlog reports whether e looks like a message of tlog's journal writer for
