@@ -95,7 +95,13 @@ deps:
 
 # Unit tests, bounded fuzzing and the integration suite. Integration tests need root;
 # without it they skip with one line saying so.
-test: all test-unit test-fuzz test-c test-integration test-demo
+test: all test-unit test-fuzz test-c test-integration test-demo test-load-short
+
+# The short soak of tests/load (20 recorded ssh sessions for 30 s, recd killed once):
+# on its own, after the integration suite, so that the two do not share 2 cores.
+.PHONY: test-load-short
+test-load-short: all
+	RECD_LOAD_SHORT=1 $(GO) test -count=1 -timeout 6m -run '^TestShortSoak$$' -v ./tests/load/
 
 test-unit:
 	$(GO) vet ./...
@@ -154,6 +160,8 @@ bench: all
 
 soak: all
 	sh nss/tests/run.sh soak
+	$(GO) run ./tests/cmd/soak -sessions=$(or $(N),100) -duration=$(or $(DURATION),5m) \
+	  $(if $(filter 1 yes true,$(CHAOS)),-chaos) -report=$(BUILD)/soak-report$(if $(filter 1 yes true,$(CHAOS)),-chaos).md
 
 
 install: all
