@@ -221,7 +221,13 @@ func (d *Daemon) admitResume(cred *syscall.Ucred, user string, cfg config.Record
 		return nil, none, proto.Response{Error: "recd cannot read the recording back from the journal yet: " + err.Error()}
 	}
 	if st.closed {
-		return nil, none, proto.Response{Error: "recording " + rec + " is closed"}
+		// recd closed it (the recorder did not come back within the grace period, e.g.
+		// stopped with SIGSTOP): a closed recording takes no more entries. A refusal in
+		// the grant, not an error: an error answer is retried, and a recorder would read
+		// the recording back from the journal every few seconds for the rest of its life.
+		d.opts.Log.Printf("recording %s: resume by recorder pid %d refused: the recording is closed", rec, cred.Pid)
+		return nil, none, proto.Response{OK: true, Record: &proto.RecordGrant{
+			Refused: "recording " + rec + " was closed while the recorder was away; it cannot be resumed"}}
 	}
 	if st.found && (st.hasUID && st.uid != cred.Uid || st.user != "" && st.user != user) {
 		return refuse(fmt.Sprintf("resume of recording %s of %s by uid %d", rec, st.user, cred.Uid))

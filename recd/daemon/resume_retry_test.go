@@ -150,3 +150,30 @@ func TestFirstOpenRetried(t *testing.T) {
 		t.Fatalf("entries %v", ev)
 	}
 }
+
+// A resume of a recording recd has closed (its recorder stayed away past the grace
+// period) is refused in the grant, which the recorder takes as final, not with an error
+// answer, which it would retry, reading the recording back every few seconds for good.
+func TestResumeOfClosedRecordingRefused(t *testing.T) {
+	h := newHarness(t)
+	h.start()
+	h.procs.add(2291, 1)
+	c := h.dial(2291, 1001)
+	g := c.open(ttyOpen()).Record
+	s := newStream()
+	c.send(s.output("all of it\r\n"))
+	if !c.close(proto.RecordClose{LastSeq: s.next - 1}).OK {
+		t.Fatal("close failed")
+	}
+	h.stopWith(false)
+	h.start()
+	o := ttyOpen()
+	o.Resume = &proto.Resume{Rec: g.Rec, FirstUnacked: s.next}
+	resp := h.dial(2291, 1001).request(proto.Request{Op: proto.OpRecordOpen, Record: &o})
+	if resp.Record == nil || resp.Record.Refused == "" || resp.Record.Rec != "" {
+		t.Fatalf("resume of a closed recording: %+v, want a refusal in the grant", resp)
+	}
+	if out, _ := verify(t, h.j, g.Rec); !bytes.Equal(out, s.out.Bytes()) {
+		t.Fatalf("replayed %q, want %q", out, s.out.Bytes())
+	}
+}

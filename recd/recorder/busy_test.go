@@ -81,3 +81,36 @@ func TestQueueResumeTwiceAtTheSamePoint(t *testing.T) {
 		}
 	}
 }
+
+// A resume refused in the grant (recd closed the recording while the recorder was away)
+// is final: the session goes on unrecorded, and the recorder does not ask again.
+func TestResumeRefusedIsFinal(t *testing.T) {
+	set := defaultSettings()
+	set.RecordCommands = "full"
+	f := newFakeRecd(t, set)
+	first := true
+	f.afterGrant = func(f *fakeRecd) bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if !first {
+			return false
+		}
+		first = false
+		f.grant.Refused = "recording rec-1 was closed while the recorder was away; it cannot be resumed"
+		return true // the connection drops: the recorder resumes, and is refused
+	}
+	o := f.options(t, testEnv(t, "/bin/sh"), "recd-session", "-c", "echo one; sleep 1; echo two")
+	o.OpenTimeout = 200 * time.Millisecond
+	o.RetryMax = 50 * time.Millisecond
+	r := runPiped(t, o, nil, nil)
+	if r.res.Status != 0 || string(r.stdout) != "one\ntwo\n" {
+		t.Fatalf("status %d stdout %q", r.res.Status, r.stdout)
+	}
+	f.mu.Lock()
+	opens := len(f.opens)
+	f.mu.Unlock()
+	if opens != 2 {
+		t.Errorf("%d opens, want 2 (the first and one refused resume)", opens)
+	}
+	checkNoLeaks(t)
+}

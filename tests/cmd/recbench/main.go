@@ -121,7 +121,7 @@ func bench(t testhost.T) {
 	for i := 0; i < idle; i++ {
 		ptm := startPTY(t, h, "alice", "")
 		sessions = append(sessions, ptm)
-		waitFor(t, ptm, "$ ", 15*time.Second)
+		newPTYReader(ptm).waitFor(t, "$ ", 15*time.Second)
 	}
 	time.Sleep(500 * time.Millisecond)
 	recdAfter := rssOf(t, h, "recd")
@@ -228,22 +228,16 @@ func journalBytes(t testhost.T, h *testhost.Host) int64 {
 func echoLatency(t testhost.T, h *testhost.Host, user string) []time.Duration {
 	ptm := startPTY(t, h, user, "")
 	defer ptm.Close()
-	waitFor(t, ptm, "$ ", 15*time.Second)
+	r := newPTYReader(ptm)
+	r.waitFor(t, "$ ", 15*time.Second)
 	ptm.Write([]byte("cat >/dev/null\n"))
 	time.Sleep(300 * time.Millisecond)
-	drain(ptm)
+	r.drain()
 	var lat []time.Duration
-	buf := make([]byte, 256)
 	for i := 0; i < keystroke; i++ {
 		start := time.Now()
 		ptm.Write([]byte{'k'})
-		for got := false; !got; {
-			n, err := ptm.Read(buf)
-			if err != nil {
-				t.Fatalf("echo as %s: %v", user, err)
-			}
-			got = bytes.IndexByte(buf[:n], 'k') >= 0
-		}
+		r.waitFor(t, "k", 5*time.Second)
 		lat = append(lat, time.Since(start))
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -253,23 +247,59 @@ func echoLatency(t testhost.T, h *testhost.Host, user string) []time.Duration {
 	return lat
 }
 
-func drain(f *os.File) {
-	f.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	io.Copy(io.Discard, f)
-	f.SetReadDeadline(time.Time{})
+// ptyReader reads a PTY master in a goroutine of its own, so that waiting for output
+// has a time limit whether or not the file supports read deadlines (a read without one
+// blocked the echo stage of make bench for good).
+type ptyReader struct {
+	chunks chan []byte
 }
 
-func waitFor(t testhost.T, f *os.File, s string, limit time.Duration) {
-	var seen []byte
-	buf := make([]byte, 4096)
-	f.SetReadDeadline(time.Now().Add(limit))
-	defer f.SetReadDeadline(time.Time{})
-	for !bytes.Contains(seen, []byte(s)) {
-		n, err := f.Read(buf)
-		if err != nil {
-			t.Fatalf("waiting for %q: %v (seen %q)", s, err, seen)
+func newPTYReader(f *os.File) *ptyReader {
+	r := &ptyReader{chunks: make(chan []byte, 1024)}
+	go func() {
+		defer close(r.chunks)
+		for {
+			buf := make([]byte, 4096)
+			n, err := f.Read(buf)
+			if n > 0 {
+				r.chunks <- buf[:n]
+			}
+			if err != nil {
+				return
+			}
 		}
-		seen = append(seen, buf[:n]...)
+	}()
+	return r
+}
+
+// drain discards what the PTY shows until it has been quiet for 50 ms.
+func (r *ptyReader) drain() {
+	for {
+		select {
+		case _, ok := <-r.chunks:
+			if !ok {
+				return
+			}
+		case <-time.After(50 * time.Millisecond):
+			return
+		}
+	}
+}
+
+// waitFor reads until the output contains s, failing after limit.
+func (r *ptyReader) waitFor(t testhost.T, s string, limit time.Duration) {
+	var seen []byte
+	timeout := time.After(limit)
+	for !bytes.Contains(seen, []byte(s)) {
+		select {
+		case b, ok := <-r.chunks:
+			if !ok {
+				t.Fatalf("waiting for %q: the PTY closed (seen %q)", s, seen)
+			}
+			seen = append(seen, b...)
+		case <-timeout:
+			t.Fatalf("waiting for %q: nothing after %v (seen %q)", s, limit, seen)
+		}
 	}
 }
 
