@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -512,5 +513,36 @@ func TestWatchersBounded(t *testing.T) {
 	}
 	if w := h.watch(999, 0, g.Rec); w.reply.OK || !strings.Contains(w.reply.Error, "the most recd allows") {
 		t.Fatalf("watcher %d: %+v", maxWatchers+1, w.reply)
+	}
+}
+
+// lastClear finds the same clear as the plain definition (the last occurrence of each
+// sequence; of those ending last, the longest) on random output rich in escapes.
+func TestLastClearMatchesDefinition(t *testing.T) {
+	reference := func(b []byte) (int, int) {
+		start, end := -1, -1
+		for _, s := range clearSeqs {
+			i := bytes.LastIndex(b, s)
+			if i < 0 {
+				continue
+			}
+			if e := i + len(s); e > end || e == end && i < start {
+				start, end = i, e
+			}
+		}
+		return start, end
+	}
+	pieces := [][]byte{[]byte("\x1b"), []byte("["), []byte("2J"), []byte("H"), []byte("c"), []byte(";"), []byte("1;1"), []byte("text "), []byte("\r\n")}
+	rng := rand.New(rand.NewSource(7))
+	for n := 0; n < 20000; n++ {
+		var b []byte
+		for k := rng.Intn(12); k > 0; k-- {
+			b = append(b, pieces[rng.Intn(len(pieces))]...)
+		}
+		gs, ge := lastClear(b)
+		ws, we := reference(b)
+		if gs != ws || ge != we {
+			t.Fatalf("lastClear(%q) = %d, %d; want %d, %d", b, gs, ge, ws, we)
+		}
 	}
 }

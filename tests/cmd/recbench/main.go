@@ -86,19 +86,50 @@ func bench(t testhost.T) {
 	usage0 := journalBytes(t, h)
 	cpu0 := cpuTimes(h)
 	rec := best(t, h, "alice", cat)
-	lag := recordingLag(t, h)
+	lag := recordingLag(t, h, runs)
 	cpu1 := cpuTimes(h)
 	usage1 := journalBytes(t, h)
 	tlog := best(t, h, "bob", "tlog-rec --writer=journal "+cat)
+	// script(1) is a plain PTY relay in C that records nothing worth the name (its
+	// typescript goes to /dev/null): the most any program between the shell and the
+	// terminal can reach on this machine, a second PTY and process in the path.
+	relay := best(t, h, "bob", "script -q -c '"+cat+"' /dev/null")
+	// Two settings an administrator can change: a buffer larger than the burst (the
+	// terminal may then run ahead of the recording), and tlog's payload (fewer, larger
+	// journal entries; tlog's default 2048 suits rsyslog's default 8k message size).
+	variants := []string{"buffer = 64M", "payload = 16384"}
+	varTimes := make([]time.Duration, len(variants))
+	var varLags strings.Builder
+	conf := string(h.ReadFile("/etc/recd/recd.conf"))
+	for i, v := range variants {
+		h.WriteFile("/etc/recd/recd.conf", []byte(strings.Replace(conf, "[recorder]\n", "[recorder]\n"+v+"\n", 1)), 0o644)
+		h.MustRun(t, "recctl", "reload")
+		c0 := cpuTimes(h)
+		varTimes[i] = best(t, h, "alice", cat)
+		lag := recordingLag(t, h, (i+2)*runs)
+		c1 := cpuTimes(h)
+		fmt.Fprintf(&varLags, "  with %s: recd %.2f, its journal writer %.2f, journald %.2f CPU seconds for the %d runs\n%s", v,
+			c1["recd"]-c0["recd"], c1["tlog-rec-sessio"]-c0["tlog-rec-sessio"], c1["systemd-journal"]-c0["systemd-journal"], runs, lag)
+	}
+	h.WriteFile("/etc/recd/recd.conf", []byte(conf), 0o644)
+	h.MustRun(t, "recctl", "reload")
 	mb := float64(textBytes) / 1e6
-	fmt.Printf("cat of %.1f MB of text     seconds    MB/s   × bare PTY\n", mb)
-	fmt.Printf("  bare PTY (unrecorded)   %7.3f  %6.1f   1.00\n", bare.Seconds(), mb/bare.Seconds())
-	fmt.Printf("  recd-session            %7.3f  %6.1f   %.2f\n", rec.Seconds(), mb/rec.Seconds(), bare.Seconds()/rec.Seconds())
-	fmt.Printf("  tlog-rec -w journal     %7.3f  %6.1f   %.2f\n", tlog.Seconds(), mb/tlog.Seconds(), bare.Seconds()/tlog.Seconds())
+	row := func(name string, d time.Duration) {
+		fmt.Printf("  %-37s %7.3f  %6.1f   %.2f\n", name, d.Seconds(), mb/d.Seconds(), bare.Seconds()/d.Seconds())
+	}
+	fmt.Printf("cat of %.1f MB of text                    seconds    MB/s   × bare PTY\n", mb)
+	row("bare PTY (unrecorded)", bare)
+	row("recd-session", rec)
+	for i, v := range variants {
+		row("recd-session, "+v, varTimes[i])
+	}
+	row("tlog-rec -w journal", tlog)
+	row("script -q -c CMD /dev/null (no rec.)", relay)
 	fmt.Print(lag)
-	fmt.Printf("CPU seconds spent recording the %d runs (%.0f MB): recd %d, its journal writer %d, journald %d\n",
+	fmt.Printf("CPU seconds spent recording the %d runs (%.0f MB): recd %.2f, its journal writer %.2f, journald %.2f\n",
 		runs, float64(runs*textBytes)/1e6, cpu1["recd"]-cpu0["recd"], cpu1["tlog-rec-sessio"]-cpu0["tlog-rec-sessio"],
 		cpu1["systemd-journal"]-cpu0["systemd-journal"])
+	fmt.Print(varLags.String())
 	fmt.Printf("journal growth for the %d recorded runs: %.1f MB, %.2f journal bytes per byte of output\n",
 		runs, float64(usage1-usage0)/1e6, float64(usage1-usage0)/float64(runs*textBytes))
 
@@ -174,20 +205,20 @@ func best(t testhost.T, h *testhost.Host, user, cmd string) time.Duration {
 	return min
 }
 
-// recordingLag waits for the close entries of the recorded runs and reports their status
+// recordingLag waits for want close entries in all and reports the status of the last runs
 // and how long after the end of the output the recording was complete in the journal.
-func recordingLag(t testhost.T, h *testhost.Host) string {
+func recordingLag(t testhost.T, h *testhost.Host, want int) string {
 	end := time.Now()
 	var closes []map[string]any
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		closes = h.JournalJSON("RECD_EVENT=close")
-		if len(closes) >= runs || time.Now().After(deadline) {
+		if len(closes) >= want || time.Now().After(deadline) {
 			break
 		}
 	}
 	lag := time.Since(end)
 	var b strings.Builder
-	for _, c := range closes {
+	for _, c := range closes[max(0, len(closes)-runs):] {
 		fmt.Fprintf(&b, "  recording %s: %s, %s bytes of output recorded, %s dropped, %s lost\n",
 			testhost.Field(c, "RECD_REC"), testhost.Field(c, "RECD_STATUS"), testhost.Field(c, "RECD_BYTES_OUT"),
 			orZero(testhost.Field(c, "RECD_DROPPED_BYTES")), orZero(testhost.Field(c, "RECD_LOST_BYTES")))
@@ -196,16 +227,22 @@ func recordingLag(t testhost.T, h *testhost.Host) string {
 	return b.String()
 }
 
-// cpuTimes returns the CPU seconds (user+system) used so far by recd, its journal writer
-// and journald, by command name.
-func cpuTimes(h *testhost.Host) map[string]int {
-	m := map[string]int{}
-	for _, comm := range []string{"recd", "tlog-rec-sessio", "systemd-journal"} {
-		out, _ := h.Run("ps", "-o", "times=", "-C", comm)
-		for _, f := range strings.Fields(string(out)) {
-			n, _ := strconv.Atoi(f)
-			m[comm] += n
+// cpuTimes returns the CPU seconds (user+system, in clock ticks of 1/100 s as
+// /proc/PID/stat counts them) used so far by recd, its journal writer and journald, by
+// command name.
+func cpuTimes(h *testhost.Host) map[string]float64 {
+	m := map[string]float64{}
+	// comm may hold a space or parenthesis in general, not these three: fields after the
+	// last ')' are state, ppid, …, utime (14th field overall), stime (15th).
+	out, _ := h.Run("sh", "-c", `for c in recd tlog-rec-sessio systemd-journal; do for p in $(pgrep -x "$c"); do echo "$c $(sed 's/.*) //' /proc/$p/stat)"; done; done`)
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 14 {
+			continue
 		}
+		ut, _ := strconv.Atoi(f[12])
+		st, _ := strconv.Atoi(f[13])
+		m[f[0]] += float64(ut+st) / 100
 	}
 	return m
 }
