@@ -373,12 +373,7 @@ func (h resetHook) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (t *ttyPlayer) region() string {
-	if t.rows < 3 {
-		return ""
-	}
-	return fmt.Sprintf("\x1b[1;%dr", t.rows-1)
-}
+func (t *ttyPlayer) region() string { return scrollRegion(t.rows) }
 
 func (t *ttyPlayer) status() string {
 	if t.rows < 3 {
@@ -413,7 +408,7 @@ func (t *ttyPlayer) status() string {
 	if r := []rune(s); len(r) > t.cols && t.cols > 0 {
 		s = string(r[:t.cols])
 	}
-	return fmt.Sprintf("\x1b7\x1b[%d;1H\x1b[0;7m\x1b[2K%s\x1b[0m\x1b8", t.rows, s)
+	return statusLine(t.rows, s)
 }
 
 func msClock(ms int64) string {

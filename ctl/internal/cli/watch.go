@@ -223,18 +223,13 @@ type ttyWatcher struct {
 	ended      string
 }
 
-func (t *ttyWatcher) region() string {
-	if t.rows < 3 {
-		return ""
-	}
-	return fmt.Sprintf("\x1b[1;%dr", t.rows-1)
-}
+func (t *ttyWatcher) region() string { return scrollRegion(t.rows) }
 
 func (t *ttyWatcher) status() string {
 	if t.rows < 3 {
-		return ""
+		return "" // no status line: skip building its text
 	}
-	return fmt.Sprintf("\x1b7\x1b[%d;1H\x1b[0;7m\x1b[2K%s\x1b[0m\x1b8", t.rows, watchStatus(t.rec, time.Now(), t.bytes, t.window, t.skipped, t.ended, t.cols))
+	return statusLine(t.rows, watchStatus(t.rec, time.Now(), t.bytes, t.window, t.skipped, t.ended, t.cols))
 }
 
 // watchStatus is the status line's text: who, since when, how much, and LIVE (or how the
