@@ -36,31 +36,9 @@ func splitLines(data []byte) []string {
 }
 
 // nssFields splits the part of an nsswitch line after "db:" into tokens: service names and
-// bracketed action items (which may contain spaces).
-func nssFields(s string) []string {
-	var out []string
-	for {
-		s = strings.TrimLeft(s, " \t")
-		if s == "" {
-			return out
-		}
-		if s[0] == '[' {
-			end := strings.IndexByte(s, ']')
-			if end < 0 {
-				return append(out, s)
-			}
-			out = append(out, s[:end+1])
-			s = s[end+1:]
-			continue
-		}
-		end := strings.IndexAny(s, " \t[")
-		if end < 0 {
-			return append(out, s)
-		}
-		out = append(out, s[:end])
-		s = s[end:]
-	}
-}
+// bracketed action items (which may contain spaces). An item may follow a name without a
+// space ("files[NOTFOUND=return]").
+func nssFields(s string) []string { return bracketFields(s, " \t[") }
 
 // nssContent returns the part of a line glibc reads: everything before a '#'.
 func nssContent(line string) string {

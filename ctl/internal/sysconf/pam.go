@@ -53,7 +53,13 @@ func (r PAMRule) String() string {
 var pamTypes = map[string]bool{"account": true, "auth": true, "password": true, "session": true}
 
 // pamFields splits a rule into fields; a field starting with "[" runs to the matching "]".
-func pamFields(s string) []string {
+func pamFields(s string) []string { return bracketFields(s, " \t") }
+
+// bracketFields splits s into fields separated by blanks. A field starting with '[' runs
+// to the matching ']' (or the end of s), blanks included; any other field ends before the
+// first byte of ends (which holds the blanks, and '[' where a bracket may follow a word
+// directly).
+func bracketFields(s, ends string) []string {
 	var out []string
 	for {
 		s = strings.TrimLeft(s, " \t")
@@ -69,7 +75,7 @@ func pamFields(s string) []string {
 			s = s[end+1:]
 			continue
 		}
-		end := strings.IndexAny(s, " \t")
+		end := strings.IndexAny(s, ends)
 		if end < 0 {
 			return append(out, s)
 		}
