@@ -206,14 +206,17 @@ func AppendEvent(b []byte, e Event) []byte {
 
 // EncodeEvents encodes a batch for a TypeEvents frame. The caller keeps the batch within
 // MaxFrame-1 bytes (sum of EncodedSize).
-func EncodeEvents(evs []Event) []byte {
+func EncodeEvents(evs []Event) []byte { return encodeBatch(evs, AppendEvent) }
+
+// encodeBatch encodes evs one after the other with appendOne into a buffer allocated once.
+func encodeBatch[E interface{ EncodedSize() int }](evs []E, appendOne func([]byte, E) []byte) []byte {
 	n := 0
 	for _, e := range evs {
 		n += e.EncodedSize()
 	}
 	b := make([]byte, 0, n)
 	for _, e := range evs {
-		b = AppendEvent(b, e)
+		b = appendOne(b, e)
 	}
 	return b
 }

@@ -121,17 +121,7 @@ func AppendLive(b []byte, e LiveEvent) []byte {
 
 // EncodeLive encodes a batch for a TypeLive frame; the caller keeps it within MaxFrame-1
 // bytes (sum of EncodedSize).
-func EncodeLive(evs []LiveEvent) []byte {
-	n := 0
-	for _, e := range evs {
-		n += e.EncodedSize()
-	}
-	b := make([]byte, 0, n)
-	for _, e := range evs {
-		b = AppendLive(b, e)
-	}
-	return b
-}
+func EncodeLive(evs []LiveEvent) []byte { return encodeBatch(evs, AppendLive) }
 
 // ErrBadLive is wrapped by every DecodeLive error.
 var ErrBadLive = errors.New("malformed live frame")
