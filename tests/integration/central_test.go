@@ -58,10 +58,8 @@ func TestCentralCollection(t *testing.T) {
 	// web2 also records with recd: recd-session as alice's shell (NSS), pam_recd in su.
 	web2.Install()
 	web2.AddUser("alice", testhost.UserShell("/bin/bash"))
-	nss := strings.Replace(string(web2.ReadFile("/etc/nsswitch.conf")), "\npasswd:", "\n#passwd:", 1)
-	web2.WriteFile("/etc/nsswitch.conf", []byte("passwd: recd files\n"+nss), 0o644)
-	su := string(web2.ReadFile("/etc/pam.d/su"))
-	web2.WriteFile("/etc/pam.d/su", []byte(su+"\nsession optional pam_recd.so\n"), 0o644)
+	web2.RecdFirstInPasswd()
+	web2.AddPAMRecd("su")
 	web2.WriteFile("/etc/recd/recd.conf", []byte("[session_recording]\nscope = some\nusers = alice\n[recorder]\nrecorder = builtin\n"), 0o644)
 	web2.MustRun(t, "recctl", "reload")
 	web2.Start("recd", "/usr/sbin/recd")

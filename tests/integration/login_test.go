@@ -39,10 +39,8 @@ func loginHost(t *testing.T) *testhost.Host {
 	h.AddUser("dave", testhost.UserGroups("ops"), testhost.UserShell("/bin/bash"))
 	h.AddUser("erin", testhost.UserShell("/bin/bash"))
 	h.WriteFile(stubPath, []byte(stubRecorder), 0o755)
-	nss := strings.Replace(string(h.ReadFile("/etc/nsswitch.conf")), "\npasswd:", "\n#passwd:", 1)
-	h.WriteFile("/etc/nsswitch.conf", []byte("passwd: recd files\n"+nss), 0o644)
-	pam := string(h.ReadFile("/etc/pam.d/sshd"))
-	h.WriteFile("/etc/pam.d/sshd", []byte(pam+"\nsession optional pam_recd.so\n"), 0o644)
+	h.RecdFirstInPasswd()
+	h.AddPAMRecd("sshd")
 	return h
 }
 

@@ -24,8 +24,7 @@ import (
 func recordHost(t *testing.T, policy, recorderConf string) (*testhost.Host, *testhost.Daemon) {
 	t.Helper()
 	h := loginHost(t)
-	su := string(h.ReadFile("/etc/pam.d/su"))
-	h.WriteFile("/etc/pam.d/su", []byte(su+"\nsession optional pam_recd.so\n"), 0o644)
+	h.AddPAMRecd("su")
 	h.WriteFile("/etc/recd/recd.conf", []byte("[session_recording]\n"+policy+"\n[recorder]\nrecorder = builtin\n"+recorderConf+"\n"), 0o644)
 	h.MustRun(t, "recctl", "reload")
 	recd := h.Start("recd", "/usr/sbin/recd")

@@ -294,10 +294,8 @@ func (r *runner) setup() {
 		r.users = append(r.users, u)
 		r.sshArgs[u] = append([]string{"-tt"}, h.SSHArgs(u)...)
 	}
-	nss := strings.Replace(string(h.ReadFile("/etc/nsswitch.conf")), "\npasswd:", "\n#passwd:", 1)
-	h.WriteFile("/etc/nsswitch.conf", []byte("passwd: recd files\n"+nss), 0o644)
-	pam := string(h.ReadFile("/etc/pam.d/sshd"))
-	h.WriteFile("/etc/pam.d/sshd", []byte(pam+"\nsession optional pam_recd.so\n"), 0o644)
+	h.RecdFirstInPasswd()
+	h.AddPAMRecd("sshd")
 	h.WriteFile("/etc/recd/recd.conf", []byte("[session_recording]\nscope = some\ngroups = loadrec\n[recorder]\nrecorder = builtin\n"), 0o644)
 	h.MustRun(t, "recctl", "reload")
 	h.Shell(setupScript())

@@ -299,3 +299,19 @@ func RepoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// RecdFirstInPasswd makes libnss_recd answer passwd lookups before files, as
+// `recctl enable` does: "passwd: recd files", the host's own passwd line commented out.
+func (h *Host) RecdFirstInPasswd() {
+	nss := strings.Replace(string(h.ReadFile("/etc/nsswitch.conf")), "\npasswd:", "\n#passwd:", 1)
+	h.WriteFile("/etc/nsswitch.conf", []byte("passwd: recd files\n"+nss), 0o644)
+}
+
+// AddPAMRecd appends pam_recd's session line to the PAM stack of each service
+// (/etc/pam.d/SERVICE), as `recctl enable` wires sshd, su and the others.
+func (h *Host) AddPAMRecd(services ...string) {
+	for _, s := range services {
+		p := "/etc/pam.d/" + s
+		h.WriteFile(p, append(h.ReadFile(p), "\nsession optional pam_recd.so\n"...), 0o644)
+	}
+}
