@@ -53,6 +53,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -69,6 +70,14 @@ const (
 	exitNotRecorded = 1
 	exitError       = 2
 )
+
+// init locks the main goroutine, which runs every PAM call, to the process's main thread.
+// PAM modules act on the process through /proc/self as if it had one thread:
+// pam_loginuid writes /proc/self/loginuid, and the kernel takes that write only from the
+// thread group's leader (EPERM from any other thread), so the sshd stack failed with
+// "Cannot make/remove an entry for the specified session" whenever Go had moved the
+// goroutine to another thread, which it does more often on a busy machine.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	if os.Geteuid() != 0 {
